@@ -1,0 +1,71 @@
+"""The structured schema of `configs/train.yaml`: Hydra checks every key and type against it at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+@dataclass
+class AlgoConfig:
+    """An SB3 algorithm and its hyperparameters (names as in SB3's constructor)."""
+
+    name: str = "ppo"
+    """ppo, sac, td3 or tqc."""
+    policy: str = "MlpPolicy"
+    hyperparams: Dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the SB3 constructor (learning_rate, n_steps, batch_size, ...)."""
+    policy_kwargs: Dict[str, Any] = field(default_factory=dict)
+    """net_arch, activation_fn (tanh, relu, elu, ...), log_std_init, ortho_init, ..."""
+    action_noise: Optional[Dict[str, Any]] = None
+    """Off-policy exploration noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1}."""
+    normalize: bool = False
+    """Wrap the env in VecNormalize (observation and reward statistics)."""
+    normalize_kwargs: Dict[str, Any] = field(default_factory=dict)
+    """VecNormalize keyword arguments (norm_obs, norm_reward, clip_obs, gamma, ...)."""
+
+
+@dataclass
+class TrainConfig:
+    """`python train.py` — every field is a CLI override (`seed=1`, `algo=sac`, `env.sim.decimation=10`)."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)
+    seed: int = 0
+    total_timesteps: int = 1_000_000
+    n_envs: int = 1
+    checkpoint_every: int = 100_000
+    """Environment steps between checkpoints (0: only the final model)."""
+    keep_checkpoints: int = 3
+    """Newest checkpoints kept on disk (0: all)."""
+    eval_every: int = 50_000
+    """Environment steps between deterministic evaluations (0: none)."""
+    eval_episodes: int = 10
+    eval_envs: int = 0
+    """Environments of the evaluation env (0: min(eval_episodes, n_envs))."""
+    device: str = "auto"
+    """Torch device: cpu, cuda or auto."""
+    torch_threads: int = 0
+    """Torch intra-op threads (0: all cores)."""
+    resume: Optional[str] = None
+    """A run directory to continue from its newest complete checkpoint."""
+    save_replay_buffer: bool = False
+    """Off-policy algos: put the replay buffer into checkpoints, so a resume keeps it."""
+    vec_env: str = "dummy"
+    """Gymnasium envs only: dummy or subproc."""
+    progress: bool = True
+    """Show a progress bar with steps/s and ETA."""
+
+
+def register() -> None:
+    """Make the schema available to Hydra as `train_schema`."""
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)

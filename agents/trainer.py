@@ -1,0 +1,230 @@
+"""`train(cfg, run_dir)`: build the env and the SB3 algorithm, train with checkpoints and evaluation,
+and leave in the run directory everything later steps need."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from omegaconf import DictConfig, OmegaConf
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
+
+import envs
+from agents import algos, checkpoint
+from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
+from agents.config import DEVICES
+from agents.rundir import atomic_write, git_commit, is_run_dir, now, params_hash, sha256_text, versions, write_json
+from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+
+KINDS = ("gym", "locoforge")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; its message is the one line shown to the user."""
+
+
+def validate(cfg: DictConfig) -> None:
+    """Semantic checks the schema's types cannot express; each failure is one line."""
+    for key in ("total_timesteps", "n_envs", "eval_episodes"):
+        if cfg[key] <= 0:
+            raise ConfigError(f"{key}: must be > 0, got {cfg[key]}")
+    for key in ("checkpoint_every", "eval_every", "keep_checkpoints", "eval_envs", "torch_threads"):
+        if cfg[key] < 0:
+            raise ConfigError(f"{key}: must be >= 0, got {cfg[key]}")
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device: unknown '{cfg.device}'; accepted: {', '.join(DEVICES)}")
+    if cfg.device == "cuda" and not th.cuda.is_available():
+        raise ConfigError("device: 'cuda' requested but torch sees no CUDA device; use device=cpu or device=auto")
+    if cfg.env.kind not in KINDS:
+        raise ConfigError(f"env.kind: unknown '{cfg.env.kind}'; accepted: {', '.join(KINDS)}")
+    if cfg.env.kind == "gym" and cfg.env.id not in gym.registry:
+        mujoco_ids = sorted(k for k in gym.registry if k.endswith("-v5"))
+        raise ConfigError(f"env.id: '{cfg.env.id}' is not a registered Gymnasium id; e.g. {', '.join(mujoco_ids[:8])}")
+    if cfg.vec_env not in ("dummy", "subproc"):
+        raise ConfigError(f"vec_env: unknown '{cfg.vec_env}'; accepted: dummy, subproc")
+    try:
+        algos.validate(OmegaConf.to_object(cfg.algo))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    th.manual_seed(seed)
+
+
+def task_parts(cfg: DictConfig) -> dict[str, Any]:
+    """The four dataclasses the LocoForge task is built from."""
+    env = OmegaConf.to_object(cfg.env)
+    assert isinstance(env, EnvConfig)
+    if cfg.algo.name in algos.OFF_POLICY and env.critic_observations:
+        # SB3's off-policy policies read every key of a Dict observation: keep privileged terms out of the actor
+        env.critic_observations = {}
+    parts = {"env": env, "robot": OmegaConf.to_object(cfg.robot), "randomization": OmegaConf.to_object(cfg.randomization),
+             "terrain": OmegaConf.to_object(cfg.terrain)}  # fmt: skip
+    assert isinstance(parts["robot"], RobotConfig) and isinstance(parts["terrain"], TerrainConfig)
+    assert isinstance(parts["randomization"], RandomizationConfig)
+    return parts
+
+
+def make_env(cfg: DictConfig, n_envs: int, seed: int) -> VecEnv:
+    """The vectorized env of a config, wrapped in VecMonitor (episode returns and lengths)."""
+    if cfg.env.kind == "gym":
+        vec_cls = SubprocVecEnv if cfg.vec_env == "subproc" else DummyVecEnv
+        kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+        venv = make_vec_env(cfg.env.id, n_envs=n_envs, seed=seed, vec_env_cls=vec_cls, env_kwargs=kwargs)
+        return venv  # make_vec_env wraps each env in Monitor already
+    from envs.task import LocomotionTask
+    from envs.vec_env import BatchedVecEnv
+
+    venv = BatchedVecEnv(LocomotionTask(**task_parts(cfg), num_envs=n_envs, seed=seed))
+    venv.seed(seed)
+    return VecMonitor(venv)
+
+
+def _normalize(cfg: DictConfig, venv: VecEnv, training: bool) -> VecEnv:
+    if not cfg.algo.normalize:
+        return venv
+    kwargs = dict(OmegaConf.to_container(cfg.algo.normalize_kwargs, resolve=True))
+    if "gamma" not in kwargs and "gamma" in cfg.algo.hyperparams:
+        kwargs["gamma"] = cfg.algo.hyperparams.gamma
+    if not training:
+        kwargs["norm_reward"] = False
+    return VecNormalize(venv, training=training, **kwargs)
+
+
+def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: dict[str, str]) -> DictConfig:
+    """The saved config of a run to resume; fail if an override given now changes it."""
+    if not is_run_dir(resume):
+        raise ConfigError(f"resume: '{resume}' is not a run directory (needs run.json and config.yaml from train.py)")
+    saved = OmegaConf.load(resume / "config.yaml")
+    run = OmegaConf.load(resume / "run.json")
+    saved_choices = dict(run.get("choices", {}))
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.key_or_group
+        if key in ("resume", "progress", "device", "torch_threads") or key.startswith("hydra"):
+            continue
+        value = override.value()
+        if key in saved_choices:
+            same = str(saved_choices[key]) == str(value)
+        else:
+            current = OmegaConf.select(saved, key, default="<missing>")
+            if isinstance(current, DictConfig) or OmegaConf.is_list(current):
+                current = OmegaConf.to_container(current)
+            same = current == value
+        if not same:
+            raise ConfigError(f"resume: override '{override.input_line}' conflicts with the run in {resume}; "
+                              f"resume accepts only overrides that match its config (or none)")  # fmt: skip
+    for key in ("progress", "device", "torch_threads"):
+        saved[key] = cfg[key]
+    saved.resume = str(resume)
+    return saved
+
+
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train as configured; write the run directory; return run.json's content."""
+    run_dir = Path(run_dir)
+    overrides, choices = overrides or [], choices or {}
+    if cfg.resume:
+        cfg = check_resume(cfg, Path(cfg.resume), overrides, choices)
+        run_dir = Path(cfg.resume)
+        previous = OmegaConf.to_container(OmegaConf.load(run_dir / "run.json"))
+        choices = previous.get("choices", choices)
+        overrides = previous.get("overrides", overrides)
+    elif is_run_dir(run_dir):
+        raise ConfigError(f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it, or another dir")
+    validate(cfg)
+    ckpt = checkpoint.latest(run_dir) if cfg.resume else None
+    if cfg.resume and ckpt is None:
+        raise ConfigError(f"resume: '{run_dir}' has no complete checkpoint to continue from")
+
+    # everything below only writes into the run directory
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    if not cfg.resume:
+        atomic_write(run_dir / "config.yaml", config_yaml)
+    checkpoint.cleanup_partial(run_dir)
+    th.set_num_threads(cfg.torch_threads or (th.get_num_threads() or 1))
+    seed_everything(cfg.seed)
+    device = "cpu" if cfg.device == "auto" and not th.cuda.is_available() else cfg.device
+    run: dict[str, Any] = {
+        "config_hash": sha256_text(config_yaml),
+        "seed": cfg.seed,
+        "env": cfg.env.id,
+        "algo": cfg.algo.name,
+        "total_timesteps": cfg.total_timesteps,
+        "overrides": overrides,
+        "choices": choices,
+        "git": git_commit(),
+        "versions": versions(),
+        "device": device,
+        "start_time": now(),
+        "status": "running",
+    }
+    if cfg.resume:
+        prior = OmegaConf.to_container(OmegaConf.load(run_dir / "run.json"))
+        run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
+    write_json(run_dir / "run.json", run)
+
+    env = _normalize(cfg, make_env(cfg, cfg.n_envs, cfg.seed), training=True)
+    if ckpt is not None:
+        if cfg.algo.normalize:
+            env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)
+        model = algos.ALGOS[cfg.algo.name].load(ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb"))
+        if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
+            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+        with open(ckpt / "rng.pkl", "rb") as f:
+            checkpoint.set_rng_state(pickle.load(f))
+        truncate_eval_csv(run_dir, model.num_timesteps)
+    else:
+        model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
+    vecnorm = env if isinstance(env, VecNormalize) else None
+    start_steps = int(model.num_timesteps)
+
+    callbacks = [EnvStatsCallback()]
+    if cfg.checkpoint_every > 0:
+        callbacks.append(PeriodicCallback(
+            cfg.checkpoint_every, lambda: checkpoint.save(run_dir, model, vecnorm, cfg.save_replay_buffer, cfg.keep_checkpoints)))  # fmt: skip
+    if cfg.eval_every > 0:
+        n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.n_envs)
+        eval_env = _normalize(cfg, make_env(cfg, n_eval, cfg.seed + 10_000), training=False)
+        callbacks.append(EvalCallback(eval_env, cfg.eval_every, cfg.eval_episodes, run_dir))
+    if cfg.progress:
+        callbacks.append(ProgressCallback(cfg.total_timesteps))
+
+    remaining = cfg.total_timesteps - start_steps
+    t0 = time.perf_counter()
+    if remaining > 0:
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=ckpt is None, tb_log_name="tb")
+    elapsed = time.perf_counter() - t0
+
+    tmp = run_dir / ".model.tmp.zip"
+    model.save(tmp)
+    tmp.replace(run_dir / "model.zip")
+    if vecnorm is not None:
+        vecnorm.save(str(run_dir / ".vecnormalize.tmp.pkl"))
+        (run_dir / ".vecnormalize.tmp.pkl").replace(run_dir / "vecnormalize.pkl")
+    done = int(model.num_timesteps)
+    physics_resets = sum(cb.resets for cb in callbacks if isinstance(cb, EnvStatsCallback))
+    run.update({
+        "end_time": now(),
+        "status": "finished",
+        "steps_done": done,
+        "steps_per_second": (done - start_steps) / max(elapsed, 1e-9),
+        "params_hash": params_hash(model.policy),
+        "physics_resets": physics_resets,
+    })  # fmt: skip
+    write_json(run_dir / "run.json", run)
+    env.close()
+    return run

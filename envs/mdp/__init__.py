@@ -1,0 +1,1 @@
+"""MDP terms of the locomotion task: observations, rewards, terminations, commands and events."""

@@ -1,0 +1,54 @@
+"""The batched state every term reads: one row per environment, all arrays NumPy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class State:
+    """A snapshot of all environments; observation terms get a delayed one, rewards the current one."""
+
+    base_pos: np.ndarray  # (n, 3) world
+    base_quat: np.ndarray  # (n, 4) w, x, y, z
+    base_lin_vel: np.ndarray  # (n, 3) base frame (velocimeter)
+    base_ang_vel: np.ndarray  # (n, 3) base frame (gyro)
+    projected_gravity: np.ndarray  # (n, 3) unit gravity in the base frame
+    base_height: np.ndarray  # (n,) above the ground under the base
+    joint_pos: np.ndarray  # (n, nj) policy order
+    joint_vel: np.ndarray  # (n, nj)
+    joint_acc: np.ndarray  # (n, nj) finite difference over one policy step
+    torque: np.ndarray  # (n, nj) motor torque after clipping
+    default_joint_pos: np.ndarray  # (nj,)
+    joint_range: np.ndarray  # (nj, 2)
+    torque_limit: np.ndarray  # (n, nj) limits in force for each environment
+    command: np.ndarray  # (n, 3) vx, vy, yaw rate
+    action: np.ndarray  # (n, nj) the policy's latest action
+    last_action: np.ndarray  # (n, nj) the one before
+    feet_contact: np.ndarray  # (n, nf) bool
+    feet_force: np.ndarray  # (n, nf, 3) net contact force per foot (world)
+    feet_air_time: np.ndarray  # (n, nf) s in the air before the latest touchdown (or so far)
+    feet_first_contact: np.ndarray  # (n, nf) bool: touched down during this step
+    base_contact: np.ndarray  # (n,) bool: the base touches something
+    terminated: np.ndarray  # (n,) bool, set before rewards are computed
+    dt: float  # policy dt (s)
+
+    @property
+    def num_envs(self) -> int:
+        return self.base_pos.shape[0]
+
+
+def quat_rotate_inverse(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Rotate world vectors (n, 3) into the frames of unit quaternions (n, 4) [w, x, y, z]."""
+    w = quat[:, :1]
+    u = quat[:, 1:]
+    t = 2.0 * np.cross(u, vec)
+    return vec - w * t + np.cross(u, t)
+
+
+def yaw_from_quat(quat: np.ndarray) -> np.ndarray:
+    """Heading angle (rad) of unit quaternions (n, 4) [w, x, y, z]."""
+    w, x, y, z = quat.T
+    return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))

@@ -1,0 +1,385 @@
+"""The velocity-tracking locomotion task, stepped for all environments at once through mujoco.batch.
+
+One policy step is one `Batch.rollout` of `decimation` physics steps on all cores with the GIL released:
+per-substep controls carry the action delay, and the recorded substeps give the delayed observation.
+Everything else (observations, rewards, terminations, commands, pushes, resets) is NumPy over all
+environments. A simulation that diverges is reset alone and counted; its numbers never reach the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import mujoco
+import numpy as np
+from mujoco.batch import Batch, SimulationError
+
+from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from envs.managers import ObservationManager, RewardManager, TerminationManager
+from envs.mdp import events
+from envs.mdp.commands import sample_commands, sample_resample_time
+from envs.mdp.state import State, quat_rotate_inverse
+from envs.robot import Scene, build_scene
+from envs.terrain import Terrain, update_levels
+
+_RECORD = ("qpos", "qvel", "sensordata", "actuator_force")
+_GRAVITY = np.array([0.0, 0.0, -1.0])
+
+
+@dataclass
+class StepResult:
+    """What one policy step returns for all environments."""
+
+    obs: Any
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    terminal_obs: Any = None
+    """Observations at the end of the finished episodes (rows of the done environments)."""
+    infos: list[dict] = field(default_factory=list)
+
+
+def _validate(env: EnvConfig) -> None:
+    sim = env.sim
+    if sim.physics_dt <= 0 or sim.decimation < 1 or sim.episode_length_s <= 0:
+        raise ValueError("env.sim: physics_dt and episode_length_s must be > 0 and decimation >= 1")
+    for name in ("vx", "vy", "yaw_rate", "resample_s"):
+        events.check_range(f"env.commands.{name}", getattr(env.commands, name), name == "resample_s")
+    if not 0.0 <= env.commands.standing_share <= 1.0:
+        raise ValueError(f"env.commands.standing_share: must be in [0, 1], got {env.commands.standing_share}")
+    if not env.observations:
+        raise ValueError("env.observations: no observation terms; give at least one")
+    if env.action_clip <= 0:
+        raise ValueError(f"env.action_clip: must be > 0, got {env.action_clip}")
+
+
+class LocomotionTask:
+    """All environments of the task; `step` takes (n, num_joints) actions in [-action_clip, action_clip]."""
+
+    def __init__(
+        self,
+        env: EnvConfig,
+        robot: RobotConfig,
+        randomization: RandomizationConfig,
+        terrain: TerrainConfig,
+        num_envs: int,
+        seed: int = 0,
+        autoreset: bool = True,
+        nthread: int | None = None,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"n_envs: must be >= 1, got {num_envs}")
+        _validate(env)
+        self.cfg = env
+        self.randomization = randomization
+        self.num_envs = num_envs
+        self.autoreset = autoreset
+        self.dt = env.sim.physics_dt * env.sim.decimation
+        self.decimation = env.sim.decimation
+        events.validate(randomization, max_delay_ms=self.dt * 1000.0)
+        self.terrain = Terrain(terrain, seed)
+        self.scene: Scene = build_scene(robot, env.sim, self.terrain)
+        self.model = self.scene.model
+        self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
+        self.qpos = self.batch.bind("qpos")
+        self.qvel = self.batch.bind("qvel")
+        self.ctrl = self.batch.bind("ctrl")
+        self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
+        self.rng = np.random.default_rng(seed)
+        self.randomizer = events.ModelRandomizer(
+            randomization, self.batch, self.scene.base_body, self.scene.kp, self.scene.kd, self.scene.torque_limit
+        )
+        self.noise_scale = randomization.obs_noise_scale
+
+        n, nj, nf = num_envs, self.scene.num_joints, len(self.scene.feet_contact)
+        self.action = np.zeros((n, nj))
+        self.last_action = np.zeros((n, nj))
+        self.target = np.tile(self.scene.default_joint_pos, (n, 1))
+        self.command = np.zeros((n, 3))
+        self.command_timer = np.zeros(n)
+        self.push_timer = np.full(n, np.inf)
+        self.action_delay = np.zeros(n, dtype=int)
+        self.obs_delay = np.zeros(n, dtype=int)
+        self.episode_step = np.zeros(n, dtype=int)
+        self.feet_air_time = np.zeros((n, nf))
+        self.last_contact = np.zeros((n, nf), dtype=bool)
+        self.joint_vel_prev = np.zeros((n, nj))
+        self.levels = np.full(n, terrain.start_level if not self.terrain.is_plane else 0)
+        self.cols = np.arange(n) % self.terrain.n_cols
+        self.origins = self.terrain.tile_origin(self.levels, self.cols)
+        self.physics_resets = 0
+        self._prev = None  # the previous step's last substep, for observation delays
+        self._out: dict | None = None
+
+        self.reward_manager = RewardManager(env.rewards, "env.rewards")
+        self.termination_manager = TerminationManager(env.terminations, "env.terminations")
+        self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
+        self._reset_envs(np.arange(n))
+        probe = self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool))
+        self.obs_manager = ObservationManager(env.observations, "env.observations", probe)
+        self.critic_manager = (
+            ObservationManager(env.critic_observations, "env.critic_observations", probe)
+            if env.critic_observations
+            else None
+        )
+        self._last_obs = self.observe(probe)
+
+    # ----------------------------------------------------------------------------------------------
+    # state
+
+    def _current_rows(self) -> tuple[np.ndarray, ...]:
+        """qpos, qvel, sensordata, actuator_force of every simulation as it stands now."""
+        return (self.qpos.copy(), self.qvel.copy(), self.batch.bind("sensordata").copy(),
+                self.batch.bind("actuator_force").copy())  # fmt: skip
+
+    def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray,
+               terminated: np.ndarray) -> State:  # fmt: skip
+        sc = self.scene
+        r = sc.root_qpos
+        quat = qpos[:, r + 3 : r + 7]
+        quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+        base_pos = qpos[:, r : r + 3]
+        joint_vel = qvel[:, sc.dof_adr]
+        contact_found = sens[:, sc.feet_contact[:, 0]] > 0
+        return State(
+            base_pos=base_pos,
+            base_quat=quat,
+            base_lin_vel=sens[:, sc.velocimeter],
+            base_ang_vel=sens[:, sc.gyro],
+            projected_gravity=quat_rotate_inverse(quat, np.broadcast_to(_GRAVITY, (len(quat), 3))),
+            base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
+            joint_pos=qpos[:, sc.qpos_adr],
+            joint_vel=joint_vel,
+            joint_acc=(joint_vel - self.joint_vel_prev) / self.dt,
+            torque=force,
+            default_joint_pos=sc.default_joint_pos,
+            joint_range=sc.joint_range,
+            torque_limit=self.randomizer.torque_limits(),
+            command=self.command,
+            action=self.action,
+            last_action=self.last_action,
+            feet_contact=contact_found,
+            feet_force=sens[:, sc.feet_contact[:, 1:]],
+            feet_air_time=self.feet_air_time,
+            feet_first_contact=np.zeros_like(contact_found),
+            base_contact=sens[:, sc.base_contact] > 0,
+            terminated=terminated,
+            dt=self.dt,
+        )
+
+    def observe(self, s: State, noise: bool = True) -> Any:
+        """The policy observation (and the critic's, as a dict, when privileged terms are configured)."""
+        rng = self.rng if noise else None
+        policy = self.obs_manager.compute(s, rng, self.noise_scale)
+        if self.critic_manager is None:
+            return policy
+        return {"policy": policy, "critic": self.critic_manager.compute(s, None, 0.0)}
+
+    # ----------------------------------------------------------------------------------------------
+    # reset
+
+    def seed(self, seed: int) -> None:
+        """Reseed the task's random stream (commands, randomization, noise, spawn)."""
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> Any:
+        """Reset every environment; return the first observation."""
+        self._reset_envs(np.arange(self.num_envs))
+        return self.observe(self._state(*self._current_rows(), terminated=np.zeros(self.num_envs, dtype=bool)))
+
+    def _update_curriculum(self, ids: np.ndarray) -> None:
+        walked = self.episode_step[ids] > 0
+        ids = ids[walked]
+        if self.terrain.is_plane or not self.terrain.cfg.curriculum or len(ids) == 0:
+            return
+        r = self.scene.root_qpos
+        distance = np.linalg.norm(self.qpos[ids, r : r + 2] - self.origins[ids], axis=1)
+        commanded = np.linalg.norm(self.command[ids, :2], axis=1) * self.episode_step[ids] * self.dt
+        self.levels[ids] = update_levels(self.levels[ids], distance, commanded, self.terrain.tile,
+                                         self.terrain.n_levels, self.rng)  # fmt: skip
+        self.origins[ids] = self.terrain.tile_origin(self.levels[ids], self.cols[ids])
+
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        """Put simulations ids back at their spawn point with new randomization, command and delays."""
+        if len(ids) == 0:
+            return
+        sc, rng, n = self.scene, self.rng, len(ids)
+        self._update_curriculum(ids)
+        self.randomizer.apply(ids, rng)
+        self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        r = sc.root_qpos
+        xy = self.origins[ids] + (0.0 if self.terrain.is_plane else rng.uniform(-1.0, 1.0, size=(n, 2)))
+        yaw = rng.uniform(-np.pi, np.pi, size=n)
+        qpos = self.qpos[ids]
+        qpos[:, r : r + 2] = xy
+        qpos[:, r + 2] = self.terrain.height_at(xy) + sc.robot.spawn_height
+        qpos[:, r + 3 : r + 7] = np.stack([np.cos(yaw / 2), np.zeros(n), np.zeros(n), np.sin(yaw / 2)], axis=1)
+        noise = self.randomization.init_joint_noise
+        joints = sc.default_joint_pos + rng.uniform(-noise, noise, size=(n, sc.num_joints))
+        qpos[:, sc.qpos_adr] = np.clip(joints, sc.joint_range[:, 0], sc.joint_range[:, 1])
+        self.qpos[ids] = qpos
+        self.qvel[ids] = 0.0
+        self.ctrl[ids] = sc.default_joint_pos
+        self.batch.forward(ids)
+
+        physics_dt = self.cfg.sim.physics_dt
+        self.action_delay[ids] = events.delay_steps(self.randomization.action_delay_ms, physics_dt, n, rng)
+        self.obs_delay[ids] = events.delay_steps(self.randomization.obs_delay_ms, physics_dt, n, rng)
+        self.command[ids] = sample_commands(self.cfg.commands, n, rng)
+        self.command_timer[ids] = sample_resample_time(self.cfg.commands, n, rng)
+        push = self.randomization.push_interval_s
+        self.push_timer[ids] = np.inf if push is None else rng.uniform(push[0], push[1], size=n)
+        self.action[ids] = 0.0
+        self.last_action[ids] = 0.0
+        self.target[ids] = sc.default_joint_pos
+        self.episode_step[ids] = 0
+        self.feet_air_time[ids] = 0.0
+        self.last_contact[ids] = False
+        self.joint_vel_prev[ids] = 0.0
+        for sums in self.episode_sums.values():
+            sums[ids] = 0.0
+        if self._prev is not None:
+            for prev, now in zip(self._prev, self._current_rows()):
+                prev[ids] = now[ids]
+
+    # ----------------------------------------------------------------------------------------------
+    # step
+
+    def _simulate(self, target: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Run one policy step of physics; return the recorded substeps and which simulations failed."""
+        n, dec = self.num_envs, self.decimation
+        # before substep k, a simulation still delayed by more than k substeps holds the previous target
+        held = np.arange(dec)[None, :] < self.action_delay[:, None]
+        control = np.where(held[:, :, None], self.target[:, None, :], target[:, None, :])
+        warnings_before = self.batch.warning[:, :, 1].sum(axis=1)
+        failed = np.zeros(n, dtype=bool)
+        try:
+            self._out = self.batch.rollout(dec, control=control, control_spec=mujoco.mjtState.mjSTATE_CTRL,
+                                           record=_RECORD, out=self._out)  # fmt: skip
+        except SimulationError as err:
+            failed[err.ids] = True
+        failed |= self.batch.warning[:, :, 1].sum(axis=1) > warnings_before
+        rec = tuple(self._out[k] for k in _RECORD)
+        r, rd = self.scene.root_qpos, self.scene.root_dof
+        finite = np.isfinite(rec[0]).all(axis=(1, 2)) & np.isfinite(rec[1]).all(axis=(1, 2))
+        failed |= ~finite
+        speed = np.abs(np.nan_to_num(self.qvel[:, rd : rd + 6], nan=np.inf)).max(axis=1)
+        failed |= speed > self.cfg.sim.max_base_speed
+        failed |= ~np.isfinite(self.qpos[:, r : r + 7]).all(axis=1)
+        return rec, failed
+
+    def step(self, action: np.ndarray) -> StepResult:
+        """Advance every environment by one policy step."""
+        n, sc = self.num_envs, self.scene
+        clip = self.cfg.action_clip
+        action = np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(n, sc.num_joints), nan=0.0)
+        self.last_action = self.action
+        self.action = np.clip(action, -clip, clip)
+        target = sc.default_joint_pos + sc.robot.action_scale * self.action
+        rec, diverged = self._simulate(target)
+        self.target = target
+        qpos, qvel, sens, force = rec
+        last = tuple(x[:, -1] for x in rec)
+
+        self.episode_step += 1
+        s = self._state(*last, terminated=np.zeros(n, dtype=bool))
+        contact = s.feet_contact
+        touching = contact | self.last_contact
+        self.last_contact = contact
+        s.feet_first_contact = (self.feet_air_time > 0) & touching
+        self.feet_air_time += self.dt
+        s.feet_air_time = self.feet_air_time.copy()
+        self.feet_air_time *= ~touching
+
+        terminated = self.termination_manager.compute(s) & ~diverged
+        truncated = (self.episode_step >= self.max_episode_steps) | diverged
+        s.terminated = terminated
+        reward, parts = self.reward_manager.compute(s)
+        reward[diverged] = 0.0
+        for name, value in parts.items():
+            self.episode_sums[name] += value
+        self.joint_vel_prev = s.joint_vel.copy()
+
+        self._resample_commands()
+        self._push()
+        obs = self.observe(self._observed_state(rec, s))
+        if self._prev is None:
+            self._prev = tuple(x.copy() for x in last)
+        else:
+            for prev, now in zip(self._prev, last):
+                prev[...] = now
+
+        done = terminated | truncated
+        infos: list[dict] = [{} for _ in range(n)]
+        result = StepResult(obs, reward, terminated, truncated, infos=infos)
+        if diverged.any():
+            self.physics_resets += int(diverged.sum())
+            for i in np.flatnonzero(diverged):
+                infos[i]["physics_reset"] = True
+        if done.any():
+            ids = np.flatnonzero(done)
+            for i in ids:
+                infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
+                infos[i]["terrain_level"] = int(self.levels[i])
+            result.terminal_obs = self._rows(obs, ids)
+            if diverged.any():
+                self._replace_rows(result.terminal_obs, np.flatnonzero(diverged[ids]), self._rows(self._last_obs, ids[diverged[ids]]))
+            if self.autoreset:
+                self._reset_envs(ids)
+                fresh = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))
+                self._replace_rows(obs, ids, self._rows(fresh, ids))
+        self._last_obs = obs
+        return result
+
+    def _observed_state(self, rec: tuple[np.ndarray, ...], current: State) -> State:
+        """The state the policy observes: `obs_delay` physics steps old (from this step's substeps or the
+        previous step's last one)."""
+        if not self.obs_delay.any():
+            return current
+        n, dec = self.num_envs, self.decimation
+        idx = dec - 1 - self.obs_delay
+        rows = np.arange(n)
+        picked = []
+        for now, prev in zip(rec, self._prev if self._prev is not None else tuple(x[:, -1] for x in rec)):
+            value = now[rows, np.clip(idx, 0, dec - 1)]
+            value[idx < 0] = prev[idx < 0]
+            picked.append(value)
+        return self._state(*picked, terminated=current.terminated)
+
+    def _resample_commands(self) -> None:
+        self.command_timer -= self.dt
+        due = np.flatnonzero(self.command_timer <= 0)
+        if len(due):
+            self.command[due] = sample_commands(self.cfg.commands, len(due), self.rng)
+            self.command_timer[due] = sample_resample_time(self.cfg.commands, len(due), self.rng)
+
+    def _push(self) -> None:
+        self.push_timer -= self.dt
+        due = np.flatnonzero(self.push_timer <= 0)
+        if len(due):
+            rd, v = self.scene.root_dof, self.randomization.push_velocity
+            self.qvel[due, rd : rd + 2] += self.rng.uniform(-v, v, size=(len(due), 2))
+            bounds = self.randomization.push_interval_s
+            self.push_timer[due] = self.rng.uniform(bounds[0], bounds[1], size=len(due))
+
+    @staticmethod
+    def _rows(obs: Any, ids: np.ndarray) -> Any:
+        if isinstance(obs, dict):
+            return {k: v[ids].copy() for k, v in obs.items()}
+        return obs[ids].copy()
+
+    @staticmethod
+    def _replace_rows(obs: Any, ids: np.ndarray, rows: Any) -> None:
+        if isinstance(obs, dict):
+            for k in obs:
+                obs[k][ids] = rows[k]
+        else:
+            obs[ids] = rows
+
+    # ----------------------------------------------------------------------------------------------
+    # contract
+
+    def observation_schema(self) -> list[dict]:
+        """The policy's observation terms in order (name, size, scale, noise, clip, units)."""
+        return self.obs_manager.schema()

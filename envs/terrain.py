@@ -1,0 +1,169 @@
+"""Terrains as one heightfield of tiles (rows of tiles are difficulty levels), and their curriculum.
+
+Every simulation of a batch has its own copy of the world, so robots never meet: each is placed on the
+tile its curriculum level picks. Tile edges sit at height 0 so neighbouring tiles join without cliffs,
+and a plane at 0 catches a robot that walks off the field.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from envs.config import TerrainConfig
+
+KINDS = ("plane", "rough", "slopes", "stairs", "mixed")
+_MIXED_ORDER = ("rough", "slopes", "stairs", "plane")
+
+
+def _lerp(bounds: list[float], t: float) -> float:
+    return float(bounds[0] + (bounds[1] - bounds[0]) * t)
+
+
+def _rough_tile(n: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    # noise on a 2x coarser grid, upsampled, so that bumps are about a foot wide
+    coarse = rng.uniform(0.0, amplitude, size=((n + 1) // 2, (n + 1) // 2))
+    tile = np.kron(coarse, np.ones((2, 2)))[:n, :n]
+    from_edge = np.minimum(np.arange(n), np.arange(n)[::-1])
+    # fade to 0 over the outer cells so tiles join smoothly
+    fade = np.clip(np.minimum(from_edge[:, None], from_edge[None, :]) / 3.0, 0.0, 1.0)
+    return tile * fade
+
+
+def _pyramid_distance(n: int, cell: float) -> np.ndarray:
+    """Distance (m) from a tile's edge, along the nearer axis: 0 at the edge, largest at the centre."""
+    coords = (np.arange(n) + 0.5) * cell
+    half = n * cell / 2.0
+    from_center = np.abs(coords - half)
+    return half - np.maximum(from_center[:, None], from_center[None, :])
+
+
+def _slope_tile(n: int, cell: float, slope: float, sign: float) -> np.ndarray:
+    dist = _pyramid_distance(n, cell)
+    platform = 1.0  # flat top of 1 m around the spawn point
+    return sign * np.tan(slope) * np.minimum(dist, n * cell / 2.0 - platform)
+
+
+def _stairs_tile(n: int, cell: float, height: float, width: float, sign: float) -> np.ndarray:
+    dist = _pyramid_distance(n, cell)
+    platform = 1.0
+    steps = np.floor(np.minimum(dist, n * cell / 2.0 - platform) / width)
+    return sign * height * steps
+
+
+class Terrain:
+    """A grid of terrain tiles, its MuJoCo heightfield, and the lookup of heights and spawn points."""
+
+    def __init__(self, cfg: TerrainConfig, seed: int = 0) -> None:
+        if cfg.kind not in KINDS:
+            raise ValueError(f"terrain.kind: unknown kind '{cfg.kind}'; accepted: {', '.join(KINDS)}")
+        for name in ("tile_size", "horizontal_scale"):
+            if getattr(cfg, name) <= 0:
+                raise ValueError(f"terrain.{name}: must be > 0, got {getattr(cfg, name)}")
+        if cfg.n_levels < 1 or cfg.n_cols < 1:
+            raise ValueError("terrain.n_levels and terrain.n_cols: must be >= 1")
+        if not 0 <= cfg.start_level < cfg.n_levels:
+            raise ValueError(f"terrain.start_level: must be in [0, {cfg.n_levels - 1}], got {cfg.start_level}")
+        self.cfg = cfg
+        self.is_plane = cfg.kind == "plane"
+        self.n_levels = 1 if self.is_plane else cfg.n_levels
+        self.n_cols = 1 if self.is_plane else cfg.n_cols
+        self.tile = cfg.tile_size
+        self.cell = cfg.horizontal_scale
+        self.cells_per_tile = int(round(self.tile / self.cell))
+        self.heights = np.zeros((1, 1)) if self.is_plane else self._generate(np.random.default_rng(seed))
+
+    def _generate(self, rng: np.random.Generator) -> np.ndarray:
+        cfg, n = self.cfg, self.cells_per_tile
+        # heights[ix, iy]: x runs along levels, y along columns
+        heights = np.zeros((self.n_levels * n, self.n_cols * n))
+        for level in range(self.n_levels):
+            t = level / max(self.n_levels - 1, 1)
+            for col in range(self.n_cols):
+                kind = cfg.kind if cfg.kind != "mixed" else _MIXED_ORDER[col % len(_MIXED_ORDER)]
+                sign = 1.0 if col % 2 == 0 else -1.0  # alternate hills and pits
+                if kind == "rough":
+                    tile = _rough_tile(n, _lerp(cfg.rough_height, t), rng)
+                elif kind == "slopes":
+                    tile = _slope_tile(n, self.cell, _lerp(cfg.slope, t), sign)
+                elif kind == "stairs":
+                    tile = _stairs_tile(n, self.cell, _lerp(cfg.step_height, t), cfg.step_width, sign)
+                else:
+                    tile = np.zeros((n, n))
+                heights[level * n : (level + 1) * n, col * n : (col + 1) * n] = tile
+        return heights
+
+    @property
+    def size_xy(self) -> tuple[float, float]:
+        return self.n_levels * self.tile, self.n_cols * self.tile
+
+    def add_to_spec(self, spec: mujoco.MjSpec) -> None:
+        """Add the ground (plane, plus the heightfield when there is one) to a model spec."""
+        spec.worldbody.add_geom(
+            name="ground_plane",
+            type=mujoco.mjtGeom.mjGEOM_PLANE,
+            size=[0, 0, 0.05],
+            friction=[self.cfg.friction, 0.02, 0.01],
+            contype=1,
+            conaffinity=1,
+            rgba=[0.3, 0.35, 0.4, 1],
+        )
+        if self.is_plane:
+            return
+        lo, hi = float(self.heights.min()), float(self.heights.max())
+        span = max(hi - lo, 1e-3)
+        sx, sy = self.size_xy
+        # MuJoCo's heightfield is row-major with rows along y
+        data = ((self.heights - lo) / span).T
+        spec.add_hfield(
+            name="terrain",
+            size=[sx / 2.0, sy / 2.0, span, 0.5],
+            nrow=data.shape[0],
+            ncol=data.shape[1],
+            userdata=data.ravel().tolist(),
+        )
+        spec.worldbody.add_geom(
+            name="terrain",
+            type=mujoco.mjtGeom.mjGEOM_HFIELD,
+            hfieldname="terrain",
+            pos=[sx / 2.0, sy / 2.0, lo],
+            friction=[self.cfg.friction, 0.02, 0.01],
+            contype=1,
+            conaffinity=1,
+            rgba=[0.45, 0.45, 0.42, 1],
+        )
+
+    def height_at(self, xy: np.ndarray) -> np.ndarray:
+        """Ground height (m) under world points xy, (n, 2); 0 off the field."""
+        if self.is_plane:
+            return np.zeros(len(xy))
+        ix = np.floor(xy[:, 0] / self.cell).astype(int)
+        iy = np.floor(xy[:, 1] / self.cell).astype(int)
+        inside = (ix >= 0) & (iy >= 0) & (ix < self.heights.shape[0]) & (iy < self.heights.shape[1])
+        out = np.zeros(len(xy))
+        out[inside] = self.heights[ix[inside], iy[inside]]
+        return out
+
+    def tile_origin(self, level: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """World xy of the centres of tiles (level, col), (n, 2)."""
+        if self.is_plane:
+            return np.zeros((len(level), 2))
+        return np.stack([(level + 0.5) * self.tile, (col + 0.5) * self.tile], axis=1)
+
+
+def update_levels(
+    levels: np.ndarray,
+    distance: np.ndarray,
+    commanded_distance: np.ndarray,
+    tile_size: float,
+    n_levels: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Curriculum: robots that walked past half a tile go up a level, those that covered less than half
+    of what they were commanded go down; those past the top restart at a random level."""
+    up = distance > tile_size / 2.0
+    down = (distance < 0.5 * commanded_distance) & ~up
+    new = levels + up.astype(int) - down.astype(int)
+    top = new >= n_levels
+    new[top] = rng.integers(0, n_levels, size=int(top.sum()))
+    return np.clip(new, 0, n_levels - 1)
