@@ -149,6 +149,10 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, ch
     if cfg.resume and ckpt is None:
         raise ConfigError(f"resume: '{run_dir}' has no complete checkpoint to continue from")
 
+    seed_everything(cfg.seed)
+    # building the env checks the robot, task, randomization and terrain configs before anything is written
+    env = _normalize(cfg, make_env(cfg, cfg.n_envs, cfg.seed), training=True)
+
     # everything below only writes into the run directory
     run_dir.mkdir(parents=True, exist_ok=True)
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
@@ -156,7 +160,6 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, ch
         atomic_write(run_dir / "config.yaml", config_yaml)
     checkpoint.cleanup_partial(run_dir)
     th.set_num_threads(cfg.torch_threads or (th.get_num_threads() or 1))
-    seed_everything(cfg.seed)
     device = "cpu" if cfg.device == "auto" and not th.cuda.is_available() else cfg.device
     run: dict[str, Any] = {
         "config_hash": sha256_text(config_yaml),
@@ -177,7 +180,6 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, ch
         run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
     write_json(run_dir / "run.json", run)
 
-    env = _normalize(cfg, make_env(cfg, cfg.n_envs, cfg.seed), training=True)
     if ckpt is not None:
         if cfg.algo.normalize:
             env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)

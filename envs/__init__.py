@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+from omegaconf import OmegaConf
 
 from envs import presets
 from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
@@ -33,11 +34,13 @@ def task_configs(name: str, **overrides: Any) -> dict[str, Any]:
     robot = presets.coerce(overrides.pop("robot", "quadruped"), RobotConfig, "robot")
     randomization = presets.coerce(overrides.pop("randomization", "standard"), RandomizationConfig, "randomization")
     terrain = presets.coerce(overrides.pop("terrain", terrain_preset), TerrainConfig, "terrain")
-    for key, value in overrides.items():
-        if not hasattr(env, key):
+    for key in overrides:
+        if key not in EnvConfig.__dataclass_fields__:
             raise ValueError(f"make_vec: unknown override '{key}'; accepted: robot, randomization, terrain, "
                              f"{', '.join(EnvConfig.__dataclass_fields__)}")  # fmt: skip
-        setattr(env, key, value)
+    if overrides:
+        # merged through the schema: a partial dict (sim={"decimation": 10}) keeps the other fields
+        env = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(env), OmegaConf.create(overrides)))
     return {"env": env, "robot": robot, "randomization": randomization, "terrain": terrain}
 
 

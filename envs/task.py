@@ -109,7 +109,7 @@ class LocomotionTask:
         self.cols = np.arange(n) % self.terrain.n_cols
         self.origins = self.terrain.tile_origin(self.levels, self.cols)
         self.physics_resets = 0
-        self._prev = None  # the previous step's last substep, for observation delays
+        self._prev: tuple[np.ndarray, ...] | None = None  # the last substep of the previous step, for obs delays
         self._out: dict | None = None
 
         self.reward_manager = RewardManager(env.rewards, "env.rewards")
@@ -239,8 +239,11 @@ class LocomotionTask:
         self.joint_vel_prev[ids] = 0.0
         for sums in self.episode_sums.values():
             sums[ids] = 0.0
-        if self._prev is not None:
-            for prev, now in zip(self._prev, self._current_rows()):
+        rows = self._current_rows()
+        if self._prev is None:
+            self._prev = rows
+        else:
+            for prev, now in zip(self._prev, rows):
                 prev[ids] = now[ids]
 
     # ----------------------------------------------------------------------------------------------
@@ -304,11 +307,8 @@ class LocomotionTask:
         self._resample_commands()
         self._push()
         obs = self.observe(self._observed_state(rec, s))
-        if self._prev is None:
-            self._prev = tuple(x.copy() for x in last)
-        else:
-            for prev, now in zip(self._prev, last):
-                prev[...] = now
+        for prev, now in zip(self._prev, last):
+            prev[...] = now
 
         done = terminated | truncated
         infos: list[dict] = [{} for _ in range(n)]
@@ -341,7 +341,7 @@ class LocomotionTask:
         idx = dec - 1 - self.obs_delay
         rows = np.arange(n)
         picked = []
-        for now, prev in zip(rec, self._prev if self._prev is not None else tuple(x[:, -1] for x in rec)):
+        for now, prev in zip(rec, self._prev):
             value = now[rows, np.clip(idx, 0, dec - 1)]
             value[idx < 0] = prev[idx < 0]
             picked.append(value)

@@ -1,0 +1,34 @@
+"""Shared helpers: small task configs and a runner for the root scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_script(script: str, *args: str, timeout: float = 600, check: bool = False) -> subprocess.CompletedProcess:
+    """Run a root script (train.py, ...) in a subprocess from the repo root."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
+    proc = subprocess.run([sys.executable, script, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture
+def quiet_task():
+    """A factory for small LocomotionTasks: no randomization, flat ground, 2 threads."""
+    from envs import task_configs
+    from envs.task import LocomotionTask
+
+    def make(n: int = 4, seed: int = 0, randomization: str | dict = "none", terrain: str = "flat", **env_overrides):
+        cfgs = task_configs("LocoForge/QuadrupedFlat-v0", randomization=randomization, terrain=terrain, **env_overrides)
+        return LocomotionTask(**cfgs, num_envs=n, seed=seed, nthread=2)
+
+    return make

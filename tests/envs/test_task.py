@@ -1,0 +1,196 @@
+"""The batched quadruped task: observations, PD law, commands, randomization, determinism, faults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+import pytest
+
+from envs import presets
+
+
+def test_observation_at_rest_is_level_gravity_and_zero_joint_error(quiet_task):
+    task = quiet_task(n=3, randomization={"init_joint_noise": 0.0, "obs_noise_scale": 0.0})
+    obs = task.reset()["policy"]
+    names = [t["name"] for t in task.observation_schema()]
+    sizes = [t["size"] for t in task.observation_schema()]
+    offsets = dict(zip(names, np.cumsum([0] + sizes[:-1])))
+    grav = obs[:, offsets["projected_gravity"] : offsets["projected_gravity"] + 3]
+    np.testing.assert_allclose(grav, np.tile([0, 0, -1], (3, 1)), atol=1e-6)
+    joints = obs[:, offsets["joint_pos_rel"] : offsets["joint_pos_rel"] + 12]
+    np.testing.assert_allclose(joints, 0.0, atol=1e-6)
+    assert obs.shape == (3, 45)
+    assert "base_lin_vel" not in names, "the actor must not see base linear velocity by default"
+    assert "base_lin_vel" in [t["name"] for t in task.critic_manager.schema()]
+
+
+def test_pd_law_and_torque_clipping(quiet_task):
+    task = quiet_task(n=2, randomization={"init_joint_noise": 0.0})
+    task.reset()
+    sc = task.scene
+    model = task.batch.get_model(0)
+    data = task.batch.get_data(0)
+    rng = np.random.default_rng(0)
+    for error, saturate in ((0.1, False), (1.2, True)):
+        data.qpos[sc.qpos_adr] = sc.default_joint_pos
+        data.qvel[sc.dof_adr] = rng.uniform(-2.0, 2.0, 12)
+        data.ctrl[:] = sc.default_joint_pos + error * rng.choice([-1.0, 1.0], 12)
+        mujoco.mj_forward(model, data)
+        q, qd = data.qpos[sc.qpos_adr], data.qvel[sc.dof_adr]
+        expected = np.clip(sc.kp * (data.ctrl - q) - sc.kd * qd, -sc.torque_limit, sc.torque_limit)
+        np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
+        assert bool(np.any(np.isclose(np.abs(expected), sc.torque_limit))) == saturate
+    # the task drives those actuators with default + action_scale * action
+    task.step(np.full((2, 12), 0.3))
+    np.testing.assert_allclose(task.ctrl[0], sc.default_joint_pos + sc.robot.action_scale * 0.3)
+
+
+def test_commands_resample_on_timer_with_standing_share(quiet_task):
+    task = quiet_task(n=200, commands={"vx": [-1.0, 1.0], "vy": [-0.5, 0.5], "yaw_rate": [-1.0, 1.0],
+                                       "resample_s": [0.1, 0.1], "standing_share": 0.25})  # fmt: skip
+    task.reset()
+    first = task.command.copy()
+    standing = np.all(first == 0, axis=1).mean()
+    assert 0.12 < standing < 0.38
+    assert np.abs(first[:, 0]).max() <= 1.0 and np.abs(first[:, 1]).max() <= 0.5
+    for _ in range(5):  # 0.1 s at 50 Hz
+        task.step(np.zeros((200, 12)))
+    moved = ~np.isclose(task.command, first).all(axis=1)
+    assert moved.mean() > 0.5
+
+
+def test_randomization_writes_per_env_values_that_differ(quiet_task):
+    task = quiet_task(n=8, randomization="standard")
+    task.reset()
+    base = task.scene.base_body
+    mass = task.batch.expanded("body_mass")[:, base]
+    friction = task.batch.expanded("geom_friction")[:, 0, 0]
+    kp = task.batch.expanded("actuator_gainprm")[:, 0, 0]
+    nominal = presets.load("robot", "quadruped")
+    assert len(np.unique(mass)) == 8 and len(np.unique(friction)) == 8 and len(np.unique(kp)) == 8
+    assert np.all(np.abs(mass - task.model.body_mass[base]) <= 2.0 + 1e-9)
+    assert np.all((kp > 35.0 * 0.9 * 0.9 - 1e-9) & (kp < 35.0 * 1.1 * 1.1 + 1e-9)) and nominal.kp == {".*": 35.0}
+    # the derived constants follow the mass change
+    assert not np.allclose(task.batch.expanded("body_subtreemass")[:, base], task.model.body_subtreemass[base])
+    delays = task.action_delay
+    assert delays.min() >= 0 and delays.max() <= 4
+
+
+def test_same_seed_gives_identical_rollouts(quiet_task):
+    def rollout(seed: int) -> np.ndarray:
+        task = quiet_task(n=6, seed=seed, randomization="standard")
+        obs = [task.reset()["policy"]]
+        rng = np.random.default_rng(0)
+        for _ in range(60):
+            obs.append(task.step(rng.uniform(-1, 1, (6, 12))).obs["policy"])
+        return np.stack(obs)
+
+    a, b, c = rollout(3), rollout(3), rollout(4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_forced_divergence_is_reset_alone_and_counted(quiet_task):
+    task = quiet_task(n=4)
+    task.reset()
+    task.qvel[1, :] = 1e9  # blows up env 1 only
+    result = task.step(np.zeros((4, 12)))
+    assert task.physics_resets == 1
+    assert result.truncated[1] and not result.terminated[1] and result.reward[1] == 0.0
+    assert result.infos[1].get("physics_reset")
+    assert np.isfinite(result.obs["policy"]).all() and np.isfinite(result.terminal_obs["policy"]).all()
+    assert not result.truncated[[0, 2, 3]].any()
+    assert (task.episode_step[[0, 2, 3]] == 1).all(), "the others go on with their episodes"
+    assert np.abs(task.qvel[1]).max() < 1.0, "the diverged simulation starts afresh"
+
+
+def test_nan_state_never_reaches_the_policy(quiet_task):
+    task = quiet_task(n=3)
+    task.reset()
+    task.qpos[0, 7:] = np.nan
+    result = task.step(np.zeros((3, 12)))
+    assert task.physics_resets == 1 and np.isfinite(result.obs["policy"]).all()
+
+
+def test_action_delay_holds_previous_target(quiet_task):
+    task = quiet_task(n=2, randomization={"action_delay_ms": [20.0, 20.0]})
+    task.reset()
+    assert (task.action_delay == 4).all()  # 20 ms at 5 ms physics steps: the whole policy step
+    q0 = task.qpos[:, task.scene.qpos_adr].copy()
+    task.step(np.ones((2, 12)))
+    # the first policy step still drives the default pose: joints barely move towards +0.5 rad
+    moved = np.abs(task.qpos[:, task.scene.qpos_adr] - q0).max()
+    undelayed = quiet_task(n=2)
+    undelayed.reset()
+    q1 = undelayed.qpos[:, undelayed.scene.qpos_adr].copy()
+    undelayed.step(np.ones((2, 12)))
+    assert moved < 0.5 * np.abs(undelayed.qpos[:, undelayed.scene.qpos_adr] - q1).max()
+
+
+def test_observation_delay_shows_older_state(quiet_task):
+    quiet = {"init_joint_noise": 0.0, "obs_noise_scale": 0.0}
+    delayed = quiet_task(n=1, randomization={**quiet, "obs_delay_ms": [20.0, 20.0]})
+    fresh = quiet_task(n=1, randomization=quiet)
+    joints = slice(9, 21)  # joint_pos_rel in the policy observation
+    np.testing.assert_allclose(delayed.reset()["policy"][:, joints], 0.0, atol=1e-6)
+    fresh.reset()
+    a = np.full((1, 12), 0.8)
+    # 20 ms = one policy step: the delayed observation after step 1 shows the joints as they were at reset
+    np.testing.assert_allclose(delayed.step(a).obs["policy"][:, joints], 0.0, atol=1e-6)
+    assert np.abs(fresh.step(a).obs["policy"][:, joints]).max() > 0.05
+    # and after step 2 it shows the state after step 1
+    assert np.abs(delayed.step(a).obs["policy"][:, joints]).max() > 0.05
+
+
+@pytest.mark.parametrize("terrain", ["flat", "rough", "slopes", "stairs"])
+def test_terrains_generate_and_are_walkable_at_spawn(quiet_task, terrain):
+    task = quiet_task(n=8, terrain=terrain, randomization={"init_joint_noise": 0.0})
+    task.reset()
+    if terrain != "flat":
+        assert task.terrain.heights.shape == (10 * 80, 4 * 80) and np.ptp(task.terrain.heights) > 0.05
+    for _ in range(50):  # 1 s of standing with the default pose
+        result = task.step(np.zeros((8, 12)))
+        assert not result.terminated.any()
+    height = task.qpos[:, 2] - task.terrain.height_at(task.qpos[:, :2])
+    assert (height > 0.15).all()
+
+
+def test_curriculum_promotes_far_walkers_and_demotes_stragglers():
+    from envs.terrain import update_levels
+
+    rng = np.random.default_rng(0)
+    levels = np.array([2, 2, 2, 9])
+    new = update_levels(levels, distance=np.array([5.0, 0.1, 2.0, 6.0]), commanded_distance=np.array([5.0, 5.0, 2.0, 5.0]),
+                        tile_size=8.0, n_levels=10, rng=rng)  # fmt: skip
+    assert new[0] == 3 and new[1] == 1 and new[2] == 2 and 0 <= new[3] <= 9
+
+
+def test_second_robot_trains_through_its_config(quiet_task):
+    task = quiet_task(n=2, robot="quadruped_large", randomization={"init_joint_noise": 0.0})
+    obs = task.reset()["policy"]
+    assert obs.shape == (2, 45)
+    assert task.scene.joint_names[0] == "LF_HAA" and task.model.body_subtreemass[task.scene.base_body] > 20.0
+    for _ in range(25):
+        result = task.step(np.zeros((2, 12)))
+    assert not result.terminated.any()
+
+
+def test_reset_obs_follow_a_terminated_episode(quiet_task):
+    task = quiet_task(n=2, sim={"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.1})
+    task.reset()
+    for i in range(5):
+        result = task.step(np.zeros((2, 12)))
+    assert result.truncated.all() and (task.episode_step == 0).all()
+    assert "episode_terms" in result.infos[0] and "track_lin_vel_xy_exp" in result.infos[0]["episode_terms"]
+
+
+def test_config_dataclasses_are_the_schema():
+    from envs.config import EnvConfig
+
+    env = presets.load("env", "quadruped_rough")
+    assert isinstance(env, EnvConfig) and env.id == "LocoForge/QuadrupedRough-v0"
+    assert env.rewards["flat_orientation_l2"].weight == -0.5  # rough extends flat and changes this term
+    assert env.rewards["track_lin_vel_xy_exp"].weight == presets.load("env", "quadruped_flat").rewards["track_lin_vel_xy_exp"].weight
+    assert dataclasses.is_dataclass(env.sim)

@@ -1,0 +1,99 @@
+"""Reward and termination terms on small synthetic states: signs and hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.mdp import rewards, terminations
+from envs.mdp.state import State, quat_rotate_inverse, yaw_from_quat
+
+
+def make_state(n: int = 2, **fields) -> State:
+    nj, nf = 12, 4
+    base = dict(
+        base_pos=np.zeros((n, 3)), base_quat=np.tile([1.0, 0, 0, 0], (n, 1)), base_lin_vel=np.zeros((n, 3)),
+        base_ang_vel=np.zeros((n, 3)), projected_gravity=np.tile([0, 0, -1.0], (n, 1)), base_height=np.full(n, 0.28),
+        joint_pos=np.zeros((n, nj)), joint_vel=np.zeros((n, nj)), joint_acc=np.zeros((n, nj)), torque=np.zeros((n, nj)),
+        default_joint_pos=np.zeros(nj), joint_range=np.tile([-1.0, 1.0], (nj, 1)), torque_limit=np.full((n, nj), 20.0),
+        command=np.zeros((n, 3)), action=np.zeros((n, nj)), last_action=np.zeros((n, nj)),
+        feet_contact=np.ones((n, nf), dtype=bool), feet_force=np.zeros((n, nf, 3)), feet_air_time=np.zeros((n, nf)),
+        feet_first_contact=np.zeros((n, nf), dtype=bool), base_contact=np.zeros(n, dtype=bool),
+        terminated=np.zeros(n, dtype=bool), dt=0.02,
+    )  # fmt: skip
+    base.update(fields)
+    return State(**base)
+
+
+def test_tracking_is_one_on_target_and_decays_with_error():
+    s = make_state(command=np.array([[1.0, 0, 0], [1.0, 0, 0]]), base_lin_vel=np.array([[1.0, 0, 0], [0.5, 0, 0]]))
+    r = rewards.track_lin_vel_xy_exp(s, sigma=0.25)
+    assert r[0] == pytest.approx(1.0) and r[1] == pytest.approx(np.exp(-0.25 / 0.25))
+    s = make_state(command=np.array([[0, 0, 1.0], [0, 0, 1.0]]), base_ang_vel=np.array([[0, 0, 1.0], [0, 0, 0.0]]))
+    r = rewards.track_ang_vel_z_exp(s)
+    assert r[0] == pytest.approx(1.0) and r[1] == pytest.approx(np.exp(-4.0))
+
+
+@pytest.mark.parametrize("term,field,value", [
+    ("lin_vel_z_l2", "base_lin_vel", [0, 0, 0.5]),
+    ("ang_vel_xy_l2", "base_ang_vel", [0.3, 0.4, 0]),
+    ("flat_orientation_l2", "projected_gravity", [0.6, 0, -0.8]),
+])  # fmt: skip
+def test_penalties_are_zero_at_rest_and_positive_otherwise(term, field, value):
+    fn = getattr(rewards, term)
+    assert fn(make_state(n=1))[0] == 0.0
+    assert fn(make_state(n=1, **{field: np.array([value])}))[0] > 0.0
+
+
+def test_magnitude_penalties_match_hand_computed_values():
+    s = make_state(n=1, torque=np.full((1, 12), 2.0), action=np.full((1, 12), 0.5), last_action=np.zeros((1, 12)),
+                   joint_acc=np.full((1, 12), 10.0))  # fmt: skip
+    assert rewards.torques_l2(s)[0] == pytest.approx(48.0)
+    assert rewards.action_rate_l2(s)[0] == pytest.approx(3.0)
+    assert rewards.joint_acc_l2(s)[0] == pytest.approx(1200.0)
+    limits = make_state(n=1, joint_pos=np.array([[1.0] + [0.0] * 11]))
+    assert rewards.joint_pos_limits(limits, soft_ratio=0.9)[0] == pytest.approx(0.1)
+
+
+def test_feet_air_time_rewards_long_steps_only_when_moving():
+    air = np.array([[0.5, 0.1, 0, 0]] * 2)
+    first = np.array([[True, True, False, False]] * 2)
+    s = make_state(feet_air_time=air, feet_first_contact=first, command=np.array([[1.0, 0, 0], [0, 0, 0]]))
+    r = rewards.feet_air_time(s, threshold=0.3)
+    assert r[0] == pytest.approx(0.2 - 0.2) and r[1] == 0.0
+    s.feet_air_time = np.array([[0.6, 0.4, 0, 0]] * 2)
+    assert rewards.feet_air_time(s, threshold=0.3)[0] == pytest.approx(0.4)
+
+
+def test_stand_still_only_penalizes_without_command():
+    s = make_state(joint_pos=np.full((2, 12), 0.1), command=np.array([[0, 0, 0], [0.5, 0, 0]]))
+    r = rewards.stand_still(s)
+    assert r[0] == pytest.approx(1.2) and r[1] == 0.0
+
+
+def test_terminations():
+    tilted = make_state(n=2, projected_gravity=np.array([[0, 0, -1.0], [np.sin(1.2), 0, -np.cos(1.2)]]))
+    assert terminations.bad_orientation(tilted, limit_angle=1.0).tolist() == [False, True]
+    low = make_state(n=2, base_height=np.array([0.3, 0.05]))
+    assert terminations.base_height_below(low, minimum=0.12).tolist() == [False, True]
+    hit = make_state(n=2, base_contact=np.array([False, True]))
+    assert terminations.base_contact(hit).tolist() == [False, True]
+
+
+def test_quaternion_helpers():
+    yaw = np.array([0.3, -2.0])
+    quat = np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
+    np.testing.assert_allclose(yaw_from_quat(quat), yaw)
+    # a world x-axis vector seen from a frame yawed by +90 degrees points along -y
+    q90 = np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]])
+    np.testing.assert_allclose(quat_rotate_inverse(q90, np.array([[1.0, 0, 0]])), [[0, -1, 0]], atol=1e-12)
+
+
+def test_reward_manager_applies_weight_and_dt_once():
+    from envs.config import RewardTermConfig
+    from envs.managers import RewardManager
+
+    manager = RewardManager({"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards")
+    total, parts = manager.compute(make_state(n=2, terminated=np.array([False, True])))
+    assert total.tolist() == pytest.approx([2.0 * 0.02, 2.0 * 0.02 - 5.0 * 0.02])
+    assert set(parts) == {"alive", "termination"}
