@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
 
 from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -69,3 +74,12 @@ class TrainConfig:
 def register() -> None:
     """Make the schema available to Hydra as `train_schema`."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+def load_saved(path: str | Path) -> DictConfig:
+    """A run's saved config.yaml, typed by the schema again (so its sections become dataclasses)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(path))
+    OmegaConf.set_struct(cfg, True)
+    return cfg

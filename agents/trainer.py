@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 import envs
 from agents import algos, checkpoint
 from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
-from agents.config import DEVICES
+from agents.config import DEVICES, load_saved
 from agents.rundir import atomic_write, git_commit, is_run_dir, now, params_hash, sha256_text, versions, write_json
 from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
 
@@ -106,7 +106,7 @@ def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: d
     """The saved config of a run to resume; fail if an override given now changes it."""
     if not is_run_dir(resume):
         raise ConfigError(f"resume: '{resume}' is not a run directory (needs run.json and config.yaml from train.py)")
-    saved = OmegaConf.load(resume / "config.yaml")
+    saved = load_saved(resume / "config.yaml")
     run = OmegaConf.load(resume / "run.json")
     saved_choices = dict(run.get("choices", {}))
     from hydra.core.override_parser.overrides_parser import OverridesParser

@@ -109,6 +109,8 @@ class LocomotionTask:
         self.cols = np.arange(n) % self.terrain.n_cols
         self.origins = self.terrain.tile_origin(self.levels, self.cols)
         self.physics_resets = 0
+        self.render_mode = None
+        self.last_state: State | None = None
         self._prev: tuple[np.ndarray, ...] | None = None  # the last substep of the previous step, for obs delays
         self._out: dict | None = None
 
@@ -298,6 +300,7 @@ class LocomotionTask:
         terminated = self.termination_manager.compute(s) & ~diverged
         truncated = (self.episode_step >= self.max_episode_steps) | diverged
         s.terminated = terminated
+        self.last_state = s  # what the step did, before resets: for evaluation and logging
         reward, parts = self.reward_manager.compute(s)
         reward[diverged] = 0.0
         for name, value in parts.items():

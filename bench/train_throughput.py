@@ -1,0 +1,73 @@
+"""train.py steps/s ÷ plain SB3 set up as RL-Zoo does it (same env, algo, hyperparameters), in one run.
+
+    python bench/train_throughput.py [experiment] [steps] [repeats]     (default: hopper_ppo 20000 2)
+
+Both sides train with a deterministic evaluation every 10k steps (RL-Zoo's EvalCallback, our
+EvalCallback) and no progress bar; runs alternate, and the median of each side is compared. Target ≥ 0.95.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def plain_sb3(experiment: str, steps: int, seed: int) -> float:
+    """Steps/s of learn() with SB3 alone, configured from the same preset the way rl-zoo3 does."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents import algos
+    from agents.config import register
+
+    register()
+    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"+experiment={experiment}"])
+    hyper = OmegaConf.to_container(cfg.algo.hyperparams)
+    env = make_vec_env(cfg.env.id, n_envs=cfg.n_envs, seed=seed)
+    eval_env = make_vec_env(cfg.env.id, n_envs=1, seed=seed + 1)
+    if cfg.algo.normalize:
+        gamma = hyper.get("gamma", 0.99)
+        env = VecNormalize(env, gamma=gamma)
+        eval_env = VecNormalize(eval_env, gamma=gamma, training=False, norm_reward=False)
+    cls = algos.ALGOS[cfg.algo.name]
+    model = cls("MlpPolicy", env, seed=seed, verbose=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)), **hyper)
+    callback = EvalCallback(eval_env, eval_freq=10_000 // cfg.n_envs, n_eval_episodes=5, verbose=0)
+    t0 = time.perf_counter()
+    model.learn(steps, callback=callback)
+    return model.num_timesteps / (time.perf_counter() - t0)
+
+
+def locoforge(experiment: str, steps: int, seed: int) -> float:
+    """Steps/s of train.py's learn() as recorded in run.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "train.py", f"+experiment={experiment}", f"total_timesteps={steps}", f"seed={seed}",
+                        "eval_every=10000", "eval_episodes=5", "checkpoint_every=0", "progress=false",
+                        f"hydra.run.dir={tmp}/run"], cwd=REPO, check=True, capture_output=True)  # fmt: skip
+        return json.loads((Path(tmp) / "run" / "run.json").read_text())["steps_per_second"]
+
+
+def main() -> None:
+    experiment = sys.argv[1] if len(sys.argv) > 1 else "hopper_ppo"
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    ours, theirs = [], []
+    for i in range(repeats):
+        ours.append(locoforge(experiment, steps, seed=i))
+        theirs.append(plain_sb3(experiment, steps, seed=i))
+        print(f"repeat {i}: train.py {ours[-1]:.0f} steps/s, plain SB3 {theirs[-1]:.0f} steps/s")
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"{experiment}, {steps} steps: train.py / plain SB3 (RL-Zoo setup) = {ratio:.3f}  (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()
