@@ -77,6 +77,8 @@ class CommandConfig:
     """Each environment draws its next resampling time from this range (s)."""
     standing_share: float = 0.1
     """Share of commands that are exactly zero (stand still)."""
+    fixed: Optional[List[List[float]]] = None
+    """Fixed commands for evaluation: environment i always gets fixed[i % len(fixed)], never resampled."""
 
 
 @dataclass
@@ -93,6 +95,11 @@ class SimConfig:
     """Euler, RK4, implicit or implicitfast; None keeps the MJCF's."""
     solver: Optional[str] = None
     """PGS, CG or Newton; None keeps the MJCF's."""
+    cone: Optional[str] = None
+    """Friction cone: pyramidal or elliptic; None keeps the MJCF's."""
+    impratio: Optional[float] = None
+    contact_solref: Optional[List[float]] = None
+    """Contact stiffness/damping (timeconst, dampratio) for every geom; None keeps the MJCF's."""
     max_base_speed: float = 50.0
     """A simulation whose base moves faster than this (m/s or rad/s) counts as diverged and is reset."""
 

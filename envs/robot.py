@@ -156,6 +156,16 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         if sim.solver.lower() not in SOLVERS:
             raise ValueError(f"env.sim.solver: unknown '{sim.solver}'; accepted: {', '.join(SOLVERS)}")
         spec.option.solver = getattr(mujoco.mjtSolver, SOLVERS[sim.solver.lower()])
+    if sim.cone is not None:
+        cones = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}
+        if sim.cone not in cones:
+            raise ValueError(f"env.sim.cone: unknown '{sim.cone}'; accepted: {', '.join(cones)}")
+        spec.option.cone = cones[sim.cone]
+    if sim.impratio is not None:
+        spec.option.impratio = sim.impratio
+    if sim.contact_solref is not None:
+        for geom in spec.geoms:
+            geom.solref = list(sim.contact_solref)
     model = spec.compile()
 
     jids = [model.joint(n).id for n in robot.joints]

@@ -8,6 +8,7 @@ environments. A simulation that diverges is reset alone and counted; its numbers
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,12 +73,15 @@ class LocomotionTask:
             raise ValueError(f"n_envs: must be >= 1, got {num_envs}")
         _validate(env)
         self.cfg = env
-        self.randomization = randomization
         self.num_envs = num_envs
         self.autoreset = autoreset
         self.dt = env.sim.physics_dt * env.sim.decimation
         self.decimation = env.sim.decimation
+        if randomization.action_delay_from:
+            randomization = dataclasses.replace(
+                randomization, action_delay_ms=events.delay_from_latency_report(randomization.action_delay_from, self.dt))
         events.validate(randomization, max_delay_ms=self.dt * 1000.0)
+        self.randomization = randomization
         self.terrain = Terrain(terrain, seed)
         self.scene: Scene = build_scene(robot, env.sim, self.terrain)
         self.model = self.scene.model
@@ -228,7 +232,7 @@ class LocomotionTask:
         physics_dt = self.cfg.sim.physics_dt
         self.action_delay[ids] = events.delay_steps(self.randomization.action_delay_ms, physics_dt, n, rng)
         self.obs_delay[ids] = events.delay_steps(self.randomization.obs_delay_ms, physics_dt, n, rng)
-        self.command[ids] = sample_commands(self.cfg.commands, n, rng)
+        self.command[ids] = sample_commands(self.cfg.commands, n, rng, ids)
         self.command_timer[ids] = sample_resample_time(self.cfg.commands, n, rng)
         push = self.randomization.push_interval_s
         self.push_timer[ids] = np.inf if push is None else rng.uniform(push[0], push[1], size=n)
@@ -354,7 +358,7 @@ class LocomotionTask:
         self.command_timer -= self.dt
         due = np.flatnonzero(self.command_timer <= 0)
         if len(due):
-            self.command[due] = sample_commands(self.cfg.commands, len(due), self.rng)
+            self.command[due] = sample_commands(self.cfg.commands, len(due), self.rng, due)
             self.command_timer[due] = sample_resample_time(self.cfg.commands, len(due), self.rng)
 
     def _push(self) -> None:

@@ -84,6 +84,24 @@ class ModelRandomizer:
         return self.forcerange[:, :, 1]
 
 
+def delay_from_latency_report(path: str, policy_dt: float) -> list[float]:
+    """An action delay range (ms) from export.py's latency.json: the recommended artifact's estimated
+    device p50 to p99.9, capped at one policy step."""
+    import json
+    from pathlib import Path
+
+    try:
+        report = json.loads(Path(path).read_text())
+        estimate = report["artifacts"][report["recommended"]]["device_estimate"]
+        low, high = estimate["p50_us"] / 1000.0, estimate["p999_us"] / 1000.0
+    except FileNotFoundError:
+        raise ValueError(f"randomization.action_delay_from: '{path}' not found; give a latency.json from export.py") from None
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"randomization.action_delay_from: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})") from None
+    cap = policy_dt * 1000.0
+    return [min(low, cap), min(high, cap)]
+
+
 def delay_steps(bounds_ms: Optional[list], physics_dt: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw delays in physics steps from a range in milliseconds."""
     if bounds_ms is None:

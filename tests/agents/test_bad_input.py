@@ -26,7 +26,7 @@ def finished_run(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("args,expected", [
     (["env=no_such_env"], "Could not find 'env/no_such_env'"),
     (["algo=a3c"], "Could not find 'algo/a3c'"),
-    (["no_such_key=1"], "Key 'no_such_key' is not in struct"),
+    (["no_such_key=1"], "Could not override 'no_such_key'"),
     (["n_envs=abc"], "Value 'abc' of type 'str' could not be converted to Integer"),
     (["total_timesteps=0"], "error: total_timesteps: must be > 0, got 0"),
     (["total_timesteps=-5"], "error: total_timesteps: must be > 0, got -5"),
@@ -36,7 +36,7 @@ def finished_run(tmp_path_factory) -> Path:
     (["robot.joints=[FR_hip_joint,nope]"], "error: robot.joints: 'nope' is not a joint of quadruped.xml"),
     (["robot.mjcf=missing.xml"], "error: robot.mjcf: 'missing.xml' not found"),
     (["randomization.friction=[1.0,0.2]"], "error: randomization.friction: [1.0, 0.2] is not a range"),
-    (["+env.rewards.fly_high={weight:1.0}"], "error: env.rewards: unknown term 'fly_high'"),
+    (["+env.rewards={fly_high:{weight:1.0}}"], "error: env.rewards: unknown term 'fly_high'"),
 ])  # fmt: skip
 def test_bad_config_gives_one_clear_line(tmp_path, args, expected):
     run_dir = tmp_path / "run"

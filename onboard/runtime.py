@@ -1,0 +1,115 @@
+"""NumPy-only policy runtime for a LocoForge bundle: `policy = load_bundle(path); action = policy(obs)`.
+
+It enforces the manifest's contract: every file's sha256, the observation size, the joint order; on a
+non-finite observation it holds the last safe action and flags the call. Imports nothing but NumPy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "elu": lambda x: np.where(x > 0.0, x, np.expm1(np.minimum(x, 0.0))),
+    "identity": lambda x: x,
+    "leaky_relu": lambda x: np.where(x > 0.0, x, 0.01 * x),
+    "silu": lambda x: x / (1.0 + np.exp(-x)),
+}
+
+
+class BundleError(RuntimeError):
+    """The bundle or its input breaks the contract; the message is one line."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_files(root: Path, manifest: dict) -> None:
+    """Refuse a bundle any of whose files is missing or differs from the hash in its manifest."""
+    for name, digest in manifest["files"].items():
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"bundle {root}: {name} is missing")
+        if _sha256(path) != digest:
+            raise BundleError(f"bundle {root}: {name} has been modified (sha256 differs from manifest.json)")
+
+
+class BundlePolicy:
+    """The exported MLP in NumPy (float32), normalizer and action post-processing included."""
+
+    def __init__(self, root: Path, manifest: dict) -> None:
+        self.root = root
+        self.manifest = manifest
+        with np.load(root / "weights.npz", allow_pickle=False) as w:
+            self.mean = w["obs_mean"].astype(np.float32)
+            self.inv_std = (1.0 / np.sqrt(w["obs_var"].astype(np.float64) + float(w["obs_epsilon"]))).astype(np.float32)
+            self.clip_obs = float(w["obs_clip"])
+            n = int(w["n_layers"])
+            self.layers = [(w[f"w{i}"].astype(np.float32), w[f"b{i}"].astype(np.float32)) for i in range(n)]
+        policy = manifest["policy"]
+        self.activations = [_ACTIVATIONS[a] for a in policy["activations"]]
+        self.output = policy["output"]  # "clip" (PPO: clip to bounds) or "tanh" (SAC/TD3: squash, then unscale)
+        self.low = np.asarray(policy["action_low"], dtype=np.float32)
+        self.high = np.asarray(policy["action_high"], dtype=np.float32)
+        self.obs_dim = int(manifest["observation"]["size"])
+        self.action_dim = int(manifest["action"]["size"])
+        robot = manifest["robot"]
+        self.joint_names = list(robot["joint_names"])
+        self.default_joint_pos = np.asarray(robot["default_joint_pos"], dtype=np.float32)
+        self.action_scale = float(robot["action_scale"])
+        self.last_action = np.zeros((1, self.action_dim), dtype=np.float32)
+        self.flagged = False
+        self.source = {"kind": "bundle", "path": str(root)}
+
+    def forward(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for a batch of raw observations (n, obs_dim); no safety checks."""
+        x = np.clip((obs.astype(np.float32) - self.mean) * self.inv_std, -self.clip_obs, self.clip_obs)
+        for (w, b), act in zip(self.layers, self.activations):
+            x = act(x @ w + b)
+        if self.output == "tanh":
+            return self.low + (np.tanh(x) + 1.0) * 0.5 * (self.high - self.low)
+        return np.clip(x, self.low, self.high)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for one observation (obs_dim,) or a batch (n, obs_dim), with the contract's checks."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape[-1] != self.obs_dim or obs.ndim not in (1, 2):
+            raise BundleError(f"observation has shape {obs.shape}; this bundle takes ({self.obs_dim},) or (n, {self.obs_dim})")
+        single = obs.ndim == 1
+        batch = np.atleast_2d(obs)
+        finite = np.isfinite(batch).all(axis=1)
+        self.flagged = not bool(finite.all())
+        actions = self.forward(np.where(finite[:, None], batch, 0.0))
+        if self.last_action.shape != actions.shape:
+            self.last_action = np.zeros_like(actions)  # before any output, the safe action is the default pose
+        actions[~finite] = self.last_action[~finite]  # hold the last safe action
+        self.last_action = actions.copy()
+        return actions[0] if single else actions
+
+    def joint_targets(self, actions: np.ndarray) -> np.ndarray:
+        """Joint position targets (rad), policy joint order: default + action_scale * action."""
+        return self.default_joint_pos + self.action_scale * np.asarray(actions, dtype=np.float32)
+
+
+def load_bundle(path: str | Path, joint_names: Sequence[str] | None = None) -> BundlePolicy:
+    """Load and verify a bundle; `joint_names` (the robot's order) must equal the manifest's if given."""
+    root = Path(path)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError) as err:
+        raise BundleError(f"bundle {root}: manifest.json unreadable ({type(err).__name__})") from None
+    verify_files(root, manifest)
+    if joint_names is not None and list(joint_names) != list(manifest["robot"]["joint_names"]):
+        raise BundleError(f"joint order {list(joint_names)} differs from the bundle's {manifest['robot']['joint_names']}")
+    return BundlePolicy(root, manifest)

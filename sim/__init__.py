@@ -1,0 +1,1 @@
+"""Simulation computer: scenario suites, metrics, gates, reports and video for a trained policy."""

@@ -1,0 +1,205 @@
+"""Fly a policy through a suite's scenarios: all episodes of a scenario in one batch, on all cores."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from envs import presets
+from envs.config import RandomizationConfig
+from sim import metrics as M
+from sim.config import ScenarioConfig, ValidateConfig
+from sim.gates import Gate, parse
+from sim.policy import Policy
+
+LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
+                "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip"]  # fmt: skip
+GYM_METRICS = ["return_mean", "return_std", "episode_length"]
+
+
+def _merge(base: Any, changes: dict, where: str) -> Any:
+    """A dataclass with some fields changed, through its schema (a wrong field fails with its name)."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(base), OmegaConf.create(dict(changes)))
+    except Exception as err:  # omegaconf's errors are several lines: keep the first
+        raise ValueError(f"{where}: {str(err).splitlines()[0]}") from None
+    return OmegaConf.to_object(merged)
+
+
+def scenario_parts(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: ValidateConfig) -> dict[str, Any]:
+    """The task configs of one scenario: the policy's training setup, nominal physics, scenario changes."""
+    from agents.trainer import task_parts
+
+    parts = task_parts(train_cfg)
+    env = parts["env"]
+    env.sim = _merge(env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim")
+    env.commands = dataclasses.replace(env.commands, fixed=[list(map(float, c)) for c in vcfg.commands.values()])
+    randomization = _merge(presets.load("randomization", "none"), scenario.randomization, "scenario.randomization")
+    if vcfg.extra_action_delay_ms > 0:
+        low, high = randomization.action_delay_ms or [0.0, 0.0]
+        randomization.action_delay_ms = [low + vcfg.extra_action_delay_ms, high + vcfg.extra_action_delay_ms]
+    assert isinstance(randomization, RandomizationConfig)
+    terrain = _merge(parts["terrain"], {"curriculum": False, **scenario.terrain}, "scenario.terrain")
+    return {"env": env, "robot": parts["robot"], "randomization": randomization, "terrain": terrain}
+
+
+def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int, warmup_s: float,
+                 command_names: list[str]) -> dict[str, Any]:  # fmt: skip
+    """One episode per environment; metrics for the scenario and for each command of the sweep."""
+    from envs.task import LocomotionTask
+
+    task = LocomotionTask(**parts, num_envs=episodes, seed=seed)
+    if task.obs_manager.dim != policy.obs_dim:
+        raise ValueError(f"policy: it takes {policy.obs_dim} observations but the env gives {task.obs_manager.dim} "
+                         f"({', '.join(t['name'] for t in task.observation_schema())})")  # fmt: skip
+    obs = task.reset()
+    obs = obs["policy"] if isinstance(obs, dict) else obs
+    sc, n, steps = task.scene, episodes, task.max_episode_steps
+    start_xy = task.qpos[:, sc.root_qpos : sc.root_qpos + 2].copy()
+    traj: dict[str, list] = {k: [] for k in ("command", "lin", "ang", "action", "torque", "qvel", "qpos", "reward", "feet", "contact", "alive")}
+    alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    end_xy = start_xy.copy()
+    for _ in range(steps):
+        command = task.command.copy()
+        actions = np.asarray(policy(obs), dtype=np.float64)
+        result = task.step(actions)
+        s = task.last_state
+        for key, value in (("command", command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", task.action),
+                           ("torque", s.torque), ("qvel", s.joint_vel), ("qpos", s.joint_pos), ("reward", result.reward),
+                           ("feet", task.batch.bind("geom_xpos")[:, sc.foot_geoms, :2]), ("contact", s.feet_contact),
+                           ("alive", alive.copy())):  # fmt: skip
+            traj[key].append(np.array(value, copy=True))
+        end_xy[alive] = s.base_pos[alive, :2]
+        fell |= alive & result.terminated
+        alive &= ~(result.terminated | result.truncated)
+        obs = result.obs["policy"] if isinstance(result.obs, dict) else result.obs
+        if not alive.any():
+            break
+    t = {k: np.stack(v) for k, v in traj.items()}
+    warm = t["alive"] & (np.arange(len(t["alive"]))[:, None] >= int(round(warmup_s / task.dt)))
+    distance = np.linalg.norm(end_xy - start_xy, axis=1)
+    mass = float(task.model.body_subtreemass[sc.base_body])
+    limit = np.broadcast_to(task.randomizer.torque_limits(), t["torque"].shape[1:])
+
+    def measure(cols: np.ndarray) -> dict[str, float]:
+        a, w = t["alive"][:, cols], warm[:, cols]
+        return {
+            "fall_rate": M.fall_rate(fell[cols]),
+            "episode_length": M.mean_episode_length(a, task.dt),
+            "vx_rmse": M.tracking_rmse(t["command"][:, cols, 0], t["lin"][:, cols, 0], w),
+            "vy_rmse": M.tracking_rmse(t["command"][:, cols, 1], t["lin"][:, cols, 1], w),
+            "yaw_rmse": M.tracking_rmse(t["command"][:, cols, 2], t["ang"][:, cols, 2], w),
+            "return": M.episode_return(t["reward"][:, cols], a),
+            "cost_of_transport": M.cost_of_transport(t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass, task.dt, a),
+            "torque_saturation": M.torque_saturation(t["torque"][:, cols], limit[cols], a),
+            "joint_limit_hits": M.joint_limit_hits(t["qpos"][:, cols], sc.joint_range, a),
+            "action_rate": M.action_rate(t["action"][:, cols], a),
+            "foot_slip": M.foot_slip(t["feet"][:, cols], t["contact"][:, cols], a, task.dt),
+        }
+
+    which = np.arange(n) % len(command_names)
+    return {
+        "metrics": measure(np.arange(n)),
+        "commands": {name: measure(np.flatnonzero(which == i)) for i, name in enumerate(command_names) if (which == i).any()},
+        "model": model_fingerprint(task),
+    }
+
+
+def model_fingerprint(task: Any) -> dict[str, float]:
+    """A few physical values of a scenario's simulation, to show what the scenario changed."""
+    b, sc = task.batch, task.scene
+    friction = b.expanded("geom_friction")
+    mass = b.expanded("body_mass")
+    return {
+        "timestep": float(task.model.opt.timestep),
+        "decimation": int(task.decimation),
+        "integrator": int(task.model.opt.integrator),
+        "solver": int(task.model.opt.solver),
+        "cone": int(task.model.opt.cone),
+        "mean_friction": float(np.mean(friction[:, sc.foot_geoms, 0])) if friction is not None else float(np.mean(task.model.geom_friction[sc.foot_geoms, 0])),
+        "mean_base_mass": float(np.mean(mass[:, sc.base_body])) if mass is not None else float(task.model.body_mass[sc.base_body]),
+        "mean_kp": float(np.mean(b.expanded("actuator_gainprm")[:, :, 0])),
+        "mean_action_delay_steps": float(task.action_delay.mean()),
+        "terrain": task.terrain.cfg.kind,
+    }
+
+
+def gates_for(vcfg: ValidateConfig, scenarios: list[str], metric_names: list[str]) -> dict[str, list[Gate]]:
+    """Each scenario's gates: the suite's, the command line's, and its own."""
+    suite_wide = [parse(g, metric_names, scenarios) for g in [*vcfg.suite.gates, *vcfg.gates]]
+    out = {}
+    for name in scenarios:
+        own = [parse(g, metric_names, scenarios) for g in vcfg.suite.scenarios[name].gates]
+        out[name] = [g for g in suite_wide + own if g.scenario in (None, name)]
+    return out
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe numbers: NaN and inf become None."""
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> dict[str, Any]:
+    """Every selected scenario of the suite; the report's scenarios section with gate verdicts."""
+    names = list(vcfg.suite.scenarios)
+    if vcfg.scenarios:
+        unknown = [s for s in vcfg.scenarios if s not in names]
+        if unknown:
+            raise ValueError(f"scenarios: unknown scenario(s) {unknown} in suite '{vcfg.suite.name}'; accepted: {', '.join(names)}")
+        names = [s for s in names if s in vcfg.scenarios]
+    if not names:
+        raise ValueError(f"suite '{vcfg.suite.name}' has no scenarios")
+    gates = gates_for(vcfg, names, LOCO_METRICS)
+    parts = {name: scenario_parts(train_cfg, vcfg.suite.scenarios[name], vcfg) for name in names}  # validates all first
+    report = {}
+    for name in names:
+        t0 = time.perf_counter()
+        result = run_scenario(policy, parts[name], vcfg.episodes, vcfg.seed, vcfg.warmup_s, list(vcfg.commands))
+        verdicts = [{"gate": str(g), "value": result["metrics"][g.metric], "passed": g.check(result["metrics"][g.metric])}
+                    for g in gates[name]]  # fmt: skip
+        scenario = vcfg.suite.scenarios[name]
+        report[name] = {
+            "description": scenario.description,
+            "changes": {"randomization": dict(scenario.randomization), "terrain": dict(scenario.terrain), "sim": dict(scenario.sim)},
+            **result,
+            "gates": verdicts,
+            "passed": all(v["passed"] for v in verdicts),
+            "seconds": time.perf_counter() - t0,
+        }
+    return report
+
+
+def run_gym(policy_dir: Path, train_cfg: DictConfig, vcfg: ValidateConfig) -> dict[str, Any]:
+    """Gymnasium benchmark envs: return mean ± std and episode length over deterministic episodes."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents import algos
+    from agents.trainer import make_env
+
+    env = make_env(train_cfg, 1, vcfg.seed)
+    if (policy_dir / "vecnormalize.pkl").is_file():
+        env = VecNormalize.load(str(policy_dir / "vecnormalize.pkl"), env)
+        env.training, env.norm_reward = False, False
+    model = algos.ALGOS[train_cfg.algo.name].load(policy_dir / "model.zip", device="cpu")
+    returns, lengths = evaluate_policy(model, env, n_eval_episodes=vcfg.episodes, deterministic=True, return_episode_rewards=True)
+    metrics = {"return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)), "episode_length": float(np.mean(lengths))}
+    gates = [parse(g, GYM_METRICS, ["nominal"]) for g in [*vcfg.suite.gates, *vcfg.gates]]
+    verdicts = [{"gate": str(g), "value": metrics[g.metric], "passed": g.check(metrics[g.metric])} for g in gates]
+    return {"nominal": {"description": f"{train_cfg.env.id}, {vcfg.episodes} deterministic episodes", "changes": {},
+                        "metrics": metrics, "commands": {}, "model": {}, "gates": verdicts,
+                        "passed": all(v["passed"] for v in verdicts), "seconds": 0.0}}  # fmt: skip

@@ -1,0 +1,80 @@
+"""`validate(cfg, out)`: load the policy, run the suite, write the report, return the exit code."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from agents.rundir import now, versions
+from sim import report as report_io
+from sim.config import ValidateConfig
+from sim.policy import load_policy
+from sim.runner import clean, run_gym, run_suite, scenario_parts
+
+
+def check(vcfg: ValidateConfig) -> None:
+    if vcfg.policy is None:
+        raise ValueError("policy: missing; give policy=<run_dir> (from train.py) or policy=<bundle_dir> (from export.py)")
+    if vcfg.episodes < 1 or vcfg.episode_s <= 0 or vcfg.warmup_s < 0 or vcfg.extra_action_delay_ms < 0:
+        raise ValueError("episodes >= 1, episode_s > 0, warmup_s >= 0 and extra_action_delay_ms >= 0 are required")
+    for name, command in vcfg.commands.items():
+        if len(command) != 3:
+            raise ValueError(f"commands.{name}: give [vx, vy, yaw_rate], got {list(command)}")
+
+
+def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
+    """Run the suite and return the report (written into `out` when given)."""
+    check(vcfg)
+    t0 = time.perf_counter()
+    policy = load_policy(vcfg.policy)
+    train_cfg = policy.cfg
+    if train_cfg.env.kind == "gym":
+        scenarios = run_gym(Path(vcfg.policy), train_cfg, vcfg)
+        kind, video = "gym", {"made": False, "path": None, "reason": "Gymnasium benchmark: no video"}
+    else:
+        scenarios = run_suite(policy, train_cfg, vcfg)
+        kind, video = policy.source["kind"], {"made": False, "path": None, "reason": "video=false"}
+        if vcfg.video and out is not None:
+            from sim.config import ScenarioConfig
+            from sim.video import record
+
+            nominal = vcfg.suite.scenarios.get("nominal", ScenarioConfig())
+            video = record(policy, scenario_parts(train_cfg, nominal, vcfg), out / "nominal.mp4")
+    report = {
+        "schema_version": 1,
+        "policy": {**{k: v for k, v in policy.source.items() if k in ("path", "env", "algo")}, "kind": kind},
+        "suite": vcfg.suite.name,
+        "seed": vcfg.seed,
+        "episodes": vcfg.episodes,
+        "episode_s": vcfg.episode_s,
+        "commands": {k: list(map(float, v)) for k, v in vcfg.commands.items()},
+        "extra_action_delay_ms": vcfg.extra_action_delay_ms,
+        "scenarios": clean(scenarios),
+        "gates_passed": all(s["passed"] for s in scenarios.values()),
+        "video": video,
+        "created": now(),
+        "duration_s": time.perf_counter() - t0,
+        "versions": versions(),
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        report_io.write(report, out)
+    return report
+
+
+def main(cfg: DictConfig, out: Path) -> int:
+    """validate.py's body: 0 when every gate passes, 1 when one fails."""
+    vcfg = OmegaConf.to_object(cfg)
+    assert isinstance(vcfg, ValidateConfig)
+    report = evaluate(vcfg, out)
+    width = max(len(n) for n in report["scenarios"])
+    print(f"{'scenario'.ljust(width)}  verdict  fall_rate  vx_rmse  vy_rmse  failed gates")
+    for name, verdict, failed in report_io.summary_rows(report):
+        m = report["scenarios"][name]["metrics"]
+        cells = [report_io._fmt(m.get(k)) for k in ("fall_rate", "vx_rmse", "vy_rmse")]
+        print(f"{name.ljust(width)}  {verdict:7}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  {failed}")
+    print(f"report: {out / 'report.json'}  ({report['duration_s']:.0f} s)  gates: {'PASS' if report['gates_passed'] else 'FAIL'}")
+    return 0 if report["gates_passed"] else 1
