@@ -27,8 +27,10 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     loop = manifest["closed_loop"]
     for name, r in loop.items():
-        print(f"closed loop {name:10}  delay {r['delay_ms']:6.2f} ms  return {r['mean_return']:8.3f} "
-              f"({r['return_ratio']:.3f} x fp32)  falls {r['fall_rate']:.1%}  {'accepted' if r['accepted'] else 'REJECTED'}")
+        print(
+            f"closed loop {name:10}  delay {r['delay_ms']:6.2f} ms  return {r['mean_return']:8.3f} "
+            f"({r['return_ratio']:.3f} x fp32)  falls {r['fall_rate']:.1%}  {'accepted' if r['accepted'] else 'REJECTED'}"
+        )
     print(f"bundle: {out}")
     if manifest["rejected"]:
         print(f"error: rejected in closed loop: {', '.join(manifest['rejected'])}", file=sys.stderr)

@@ -26,8 +26,10 @@ def main(cfg: DictConfig) -> None:
             run_dir.rmdir()  # made by Hydra for this call only
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "
-          f"steps/s: {run['steps_per_second']:.0f}  params: {run['params_hash'][:12]}")
+    print(
+        f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "
+        f"steps/s: {run['steps_per_second']:.0f}  params: {run['params_hash'][:12]}"
+    )
 
 
 if __name__ == "__main__":

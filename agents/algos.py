@@ -32,7 +32,9 @@ def validate(cfg: AlgoConfig) -> None:
     accepted = set(inspect.signature(ALGOS[cfg.name].__init__).parameters) - {"self"} - _RESERVED
     for key in cfg.hyperparams:
         if key not in accepted:
-            raise ValueError(f"algo.hyperparams: '{key}' is not a {cfg.name} hyperparameter; accepted: {', '.join(sorted(accepted))}")
+            raise ValueError(
+                f"algo.hyperparams: '{key}' is not a {cfg.name} hyperparameter; accepted: {', '.join(sorted(accepted))}"
+            )
     act = cfg.policy_kwargs.get("activation_fn")
     if act is not None and act not in ACTIVATIONS:
         raise ValueError(f"algo.policy_kwargs.activation_fn: unknown '{act}'; accepted: {', '.join(ACTIVATIONS)}")
@@ -40,7 +42,9 @@ def validate(cfg: AlgoConfig) -> None:
         if cfg.name not in OFF_POLICY:
             raise ValueError(f"algo.action_noise: only for off-policy algorithms ({', '.join(OFF_POLICY)})")
         if cfg.action_noise.get("type") not in NOISES:
-            raise ValueError(f"algo.action_noise.type: unknown '{cfg.action_noise.get('type')}'; accepted: {', '.join(NOISES)}")
+            raise ValueError(
+                f"algo.action_noise.type: unknown '{cfg.action_noise.get('type')}'; accepted: {', '.join(NOISES)}"
+            )
 
 
 def policy_kwargs(cfg: AlgoConfig) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback

@@ -36,7 +36,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     th.set_rng_state(state["torch"])
 
 
-def save(run_dir: Path, model: BaseAlgorithm, vecnorm: VecNormalize | None, save_replay_buffer: bool, keep: int) -> Path:
+def save(
+    run_dir: Path, model: BaseAlgorithm, vecnorm: VecNormalize | None, save_replay_buffer: bool, keep: int
+) -> Path:
     """Write checkpoints/step_<N>/ atomically and prune all but the newest `keep` (0 keeps all)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)

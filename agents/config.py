@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -24,15 +23,15 @@ class AlgoConfig:
     name: str = "ppo"
     """ppo, sac, td3 or tqc."""
     policy: str = "MlpPolicy"
-    hyperparams: Dict[str, Any] = field(default_factory=dict)
+    hyperparams: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the SB3 constructor (learning_rate, n_steps, batch_size, ...)."""
-    policy_kwargs: Dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
     """net_arch, activation_fn (tanh, relu, elu, ...), log_std_init, ortho_init, ..."""
-    action_noise: Optional[Dict[str, Any]] = None
+    action_noise: dict[str, Any] | None = None
     """Off-policy exploration noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1}."""
     normalize: bool = False
     """Wrap the env in VecNormalize (observation and reward statistics)."""
-    normalize_kwargs: Dict[str, Any] = field(default_factory=dict)
+    normalize_kwargs: dict[str, Any] = field(default_factory=dict)
     """VecNormalize keyword arguments (norm_obs, norm_reward, clip_obs, gamma, ...)."""
 
 
@@ -61,7 +60,7 @@ class TrainConfig:
     """Torch device: cpu, cuda or auto."""
     torch_threads: int = 0
     """Torch intra-op threads (0: all cores)."""
-    resume: Optional[str] = None
+    resume: str | None = None
     """A run directory to continue from its newest complete checkpoint."""
     save_replay_buffer: bool = False
     """Off-policy algos: put the replay buffer into checkpoints, so a resume keeps it."""

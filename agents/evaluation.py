@@ -69,7 +69,9 @@ def track_velocity(run_dir: Path, episodes: int = 128, episode_s: float = 10.0, 
         obs, _, dones, _ = venv.step(actions)
         s = task.last_state
         if step >= warmup:
-            err = np.concatenate([command[:, :2] - s.base_lin_vel[:, :2], command[:, 2:] - s.base_ang_vel[:, 2:]], axis=1)
+            err = np.concatenate(
+                [command[:, :2] - s.base_lin_vel[:, :2], command[:, 2:] - s.base_ang_vel[:, 2:]], axis=1
+            )
             errors.append(err[alive])
         fell |= alive & s.terminated
         alive &= ~dones

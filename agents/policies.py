@@ -29,7 +29,9 @@ class KeyExtractor(BaseFeaturesExtractor):
 class AsymmetricMlpExtractor(nn.Module):
     """Separate actor and critic MLPs over inputs of different widths (SB3's MlpExtractor interface)."""
 
-    def __init__(self, pi_dim: int, vf_dim: int, net_arch: dict[str, list[int]], activation_fn: type[nn.Module]) -> None:
+    def __init__(
+        self, pi_dim: int, vf_dim: int, net_arch: dict[str, list[int]], activation_fn: type[nn.Module]
+    ) -> None:
         super().__init__()
         pi_arch, vf_arch = net_arch["pi"], net_arch["vf"]
         self.policy_net = nn.Sequential(*create_mlp(pi_dim, -1, pi_arch, activation_fn))
@@ -50,7 +52,9 @@ class AsymmetricMlpExtractor(nn.Module):
 class AsymmetricActorCriticPolicy(ActorCriticPolicy):
     """PPO/A2C policy over Dict(policy=..., critic=...) observations."""
 
-    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Space, lr_schedule: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, observation_space: spaces.Dict, action_space: spaces.Space, lr_schedule: Any, **kwargs: Any
+    ) -> None:
         if not isinstance(observation_space, spaces.Dict) or set(observation_space.spaces) != {"policy", "critic"}:
             raise ValueError("AsymmetricActorCriticPolicy needs Dict observations with keys 'policy' and 'critic'")
         self._keys = iter(("policy", "critic"))

@@ -17,7 +17,6 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
 
-import envs
 from agents import algos, checkpoint
 from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
 from agents.config import DEVICES, load_saved
@@ -132,7 +131,9 @@ def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: d
     return saved
 
 
-def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None) -> dict[str, Any]:
+def train(
+    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Train as configured; write the run directory; return run.json's content."""
     run_dir = Path(run_dir)
     overrides, choices = overrides or [], choices or {}
@@ -143,7 +144,9 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, ch
         choices = previous.get("choices", choices)
         overrides = previous.get("overrides", overrides)
     elif is_run_dir(run_dir):
-        raise ConfigError(f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it, or another dir")
+        raise ConfigError(
+            f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it, or another dir"
+        )
     validate(cfg)
     ckpt = checkpoint.latest(run_dir) if cfg.resume else None
     if cfg.resume and ckpt is None:
@@ -183,7 +186,9 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, ch
     if ckpt is not None:
         if cfg.algo.normalize:
             env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)
-        model = algos.ALGOS[cfg.algo.name].load(ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb"))
+        model = algos.ALGOS[cfg.algo.name].load(
+            ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb")
+        )
         if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
             model.load_replay_buffer(ckpt / "replay_buffer.pkl")
         with open(ckpt / "rng.pkl", "rb") as f:

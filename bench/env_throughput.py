@@ -52,16 +52,18 @@ def env_vs_raw(n_envs: int, seconds: float) -> float:
 
     physics_rate = timed(raw_step, seconds) * n_envs * task.decimation
     ratio = env_rate * task.decimation / physics_rate
-    print(f"threads {task.batch.nthread}, decimation {task.decimation}, {n_envs} envs: env {env_rate:,.0f} policy steps/s "
-          f"({env_rate * task.decimation:,.0f} physics steps/s), raw mujoco.batch {physics_rate:,.0f} physics steps/s")
+    print(
+        f"threads {task.batch.nthread}, decimation {task.decimation}, {n_envs} envs: env {env_rate:,.0f} policy steps/s "
+        f"({env_rate * task.decimation:,.0f} physics steps/s), raw mujoco.batch {physics_rate:,.0f} physics steps/s"
+    )
     print(f"env / raw physics = {ratio:.3f}  (target >= 0.85)")
     return ratio
 
 
 def ppo_rate(make_env, steps: int) -> float:
+    from gymnasium import spaces
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
-    from gymnasium import spaces
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -77,7 +79,9 @@ def ppo_rate(make_env, steps: int) -> float:
     # keep the same samples per update whatever the number of envs
     hyper["n_steps"] = max(1, hyper["n_steps"] * cfg.n_envs // env.num_envs)
     policy = AsymmetricActorCriticPolicy if isinstance(env.observation_space, spaces.Dict) else "MlpPolicy"
-    model = PPO(policy, env, seed=0, verbose=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)), **hyper)
+    model = PPO(
+        policy, env, seed=0, verbose=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)), **hyper
+    )
     model.learn(hyper["n_steps"] * env.num_envs)  # warm-up
     t0 = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
@@ -96,7 +100,7 @@ def ppo_vs_ant(n_envs: int, steps: int) -> float:
     print(f"PPO quadruped (batched, {n_envs} envs): {quad:,.0f} steps/s")
     best, best_name = 0.0, ""
     for cls, n in ((DummyVecEnv, 1), (DummyVecEnv, 8), (SubprocVecEnv, 2), (SubprocVecEnv, os.cpu_count() or 2)):
-        rate = ppo_rate(lambda: make_vec_env("Ant-v5", n_envs=n, seed=0, vec_env_cls=cls), steps // 4)
+        rate = ppo_rate(lambda cls=cls, n=n: make_vec_env("Ant-v5", n_envs=n, seed=0, vec_env_cls=cls), steps // 4)
         print(f"PPO Ant-v5 ({cls.__name__}, {n} envs): {rate:,.0f} steps/s")
         if rate > best:
             best, best_name = rate, f"{cls.__name__}x{n}"

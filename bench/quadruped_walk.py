@@ -22,8 +22,10 @@ def main() -> None:
     result = track_velocity(run_dir, episodes=episodes)
     print(json.dumps(asdict(result), indent=2))
     ok = result.vx_rmse <= 0.25 and result.vy_rmse <= 0.25 and result.fall_free_share >= 0.95
-    print(f"vx RMSE {result.vx_rmse:.3f}  vy RMSE {result.vy_rmse:.3f}  fall-free {result.fall_free_share:.1%}  "
-          f"-> {'PASS' if ok else 'FAIL'} (targets 0.25 m/s, 95%)")
+    print(
+        f"vx RMSE {result.vx_rmse:.3f}  vy RMSE {result.vy_rmse:.3f}  fall-free {result.fall_free_share:.1%}  "
+        f"-> {'PASS' if ok else 'FAIL'} (targets 0.25 m/s, 95%)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,14 @@ def plain_sb3(experiment: str, steps: int, seed: int) -> float:
         env = VecNormalize(env, gamma=gamma)
         eval_env = VecNormalize(eval_env, gamma=gamma, training=False, norm_reward=False)
     cls = algos.ALGOS[cfg.algo.name]
-    model = cls("MlpPolicy", env, seed=seed, verbose=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)), **hyper)
+    model = cls(
+        "MlpPolicy",
+        env,
+        seed=seed,
+        verbose=0,
+        policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)),
+        **hyper,
+    )
     callback = EvalCallback(eval_env, eval_freq=10_000 // cfg.n_envs, n_eval_episodes=5, verbose=0)
     t0 = time.perf_counter()
     model.learn(steps, callback=callback)

@@ -7,7 +7,7 @@ fails at start-up. They are plain dataclasses: `envs` never needs Hydra to run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 
 @dataclass
@@ -18,19 +18,19 @@ class RobotConfig:
     mjcf: str = "quadruped.xml"
     """MJCF path: absolute, relative to the working directory, or a file in `envs/assets/`."""
     base_body: str = "trunk"
-    imu_site: Optional[str] = None
+    imu_site: str | None = None
     """Site of the IMU (gyro, velocimeter); None puts one at the base body's origin."""
-    joints: List[str] = field(default_factory=list)
+    joints: list[str] = field(default_factory=list)
     """Actuated joints in policy order: the order of joint observations and of actions."""
-    feet: List[str] = field(default_factory=list)
+    feet: list[str] = field(default_factory=list)
     """Foot geoms, in the order foot terms report them."""
-    default_joint_pos: Dict[str, float] = field(default_factory=dict)
+    default_joint_pos: dict[str, float] = field(default_factory=dict)
     """Regex over joint names -> standing position (rad); every joint must match exactly one."""
-    kp: Dict[str, float] = field(default_factory=dict)
+    kp: dict[str, float] = field(default_factory=dict)
     """Regex over joint names -> PD stiffness (N·m/rad)."""
-    kd: Dict[str, float] = field(default_factory=dict)
+    kd: dict[str, float] = field(default_factory=dict)
     """Regex over joint names -> PD damping (N·m·s/rad)."""
-    torque_limit: Dict[str, float] = field(default_factory=dict)
+    torque_limit: dict[str, float] = field(default_factory=dict)
     """Regex over joint names -> motor torque limit (N·m), enforced by clipping."""
     action_scale: float = 0.25
     """Joint target = default_joint_pos + action_scale * action."""
@@ -47,8 +47,8 @@ class ObsTermConfig:
     scale: float = 1.0
     noise: float = 0.0
     """Half-width of uniform noise, in the term's units, added before scaling (0: none)."""
-    clip: Optional[float] = None
-    params: Dict[str, Any] = field(default_factory=dict)
+    clip: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,28 +56,28 @@ class RewardTermConfig:
     """One reward term: its weight (penalties take negative weights) and its parameters."""
 
     weight: float = 0.0
-    params: Dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class TerminationConfig:
     """One termination term and its parameters."""
 
-    params: Dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class CommandConfig:
     """Velocity command ranges, in the base's heading frame."""
 
-    vx: List[float] = field(default_factory=lambda: [-1.0, 1.0])
-    vy: List[float] = field(default_factory=lambda: [-1.0, 1.0])
-    yaw_rate: List[float] = field(default_factory=lambda: [-1.0, 1.0])
-    resample_s: List[float] = field(default_factory=lambda: [5.0, 10.0])
+    vx: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    vy: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    yaw_rate: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    resample_s: list[float] = field(default_factory=lambda: [5.0, 10.0])
     """Each environment draws its next resampling time from this range (s)."""
     standing_share: float = 0.1
     """Share of commands that are exactly zero (stand still)."""
-    fixed: Optional[List[List[float]]] = None
+    fixed: list[list[float]] | None = None
     """Fixed commands for evaluation: environment i always gets fixed[i % len(fixed)], never resampled."""
 
 
@@ -91,14 +91,14 @@ class SimConfig:
     episode_length_s: float = 20.0
     nthread: int = 0
     """Threads of the batched simulation (0: all cores)."""
-    integrator: Optional[str] = None
+    integrator: str | None = None
     """Euler, RK4, implicit or implicitfast; None keeps the MJCF's."""
-    solver: Optional[str] = None
+    solver: str | None = None
     """PGS, CG or Newton; None keeps the MJCF's."""
-    cone: Optional[str] = None
+    cone: str | None = None
     """Friction cone: pyramidal or elliptic; None keeps the MJCF's."""
-    impratio: Optional[float] = None
-    contact_solref: Optional[List[float]] = None
+    impratio: float | None = None
+    contact_solref: list[float] | None = None
     """Contact stiffness/damping (timeconst, dampratio) for every geom; None keeps the MJCF's."""
     max_base_speed: float = 50.0
     """A simulation whose base moves faster than this (m/s or rad/s) counts as diverged and is reset."""
@@ -109,25 +109,25 @@ class RandomizationConfig:
     """Domain randomization, resampled for each environment at each reset. None or [1, 1]: off."""
 
     name: str = "none"
-    friction: Optional[List[float]] = None
+    friction: list[float] | None = None
     """Multiplier on every geom's sliding friction."""
-    added_mass: Optional[List[float]] = None
+    added_mass: list[float] | None = None
     """Mass added to the base body (kg)."""
-    com_offset: Optional[List[float]] = None
+    com_offset: list[float] | None = None
     """Uniform offset of the base's centre of mass on each axis (m)."""
-    motor_strength: Optional[List[float]] = None
+    motor_strength: list[float] | None = None
     """Multiplier on motor torque (and on its limit)."""
-    kp_scale: Optional[List[float]] = None
-    kd_scale: Optional[List[float]] = None
-    push_interval_s: Optional[List[float]] = None
+    kp_scale: list[float] | None = None
+    kd_scale: list[float] | None = None
+    push_interval_s: list[float] | None = None
     """Time between pushes (s); None: no pushes."""
     push_velocity: float = 0.0
     """Largest planar velocity kick of a push (m/s)."""
-    action_delay_ms: Optional[List[float]] = None
+    action_delay_ms: list[float] | None = None
     """Delay between the policy's action and the motors (ms), rounded to physics steps."""
-    action_delay_from: Optional[str] = None
+    action_delay_from: str | None = None
     """A latency.json from export.py; its estimated device p99 sets the action delay range."""
-    obs_delay_ms: Optional[List[float]] = None
+    obs_delay_ms: list[float] | None = None
     """Age of the observation the policy sees (ms), rounded to physics steps."""
     obs_noise_scale: float = 1.0
     """Multiplier on every observation term's noise (0: noise off)."""
@@ -148,11 +148,11 @@ class TerrainConfig:
     n_cols: int = 4
     horizontal_scale: float = 0.1
     """Heightfield cell size (m)."""
-    rough_height: List[float] = field(default_factory=lambda: [0.01, 0.08])
+    rough_height: list[float] = field(default_factory=lambda: [0.01, 0.08])
     """Noise amplitude (m) from the easiest to the hardest level."""
-    slope: List[float] = field(default_factory=lambda: [0.0, 0.4])
+    slope: list[float] = field(default_factory=lambda: [0.0, 0.4])
     """Slope (rad) from the easiest to the hardest level."""
-    step_height: List[float] = field(default_factory=lambda: [0.02, 0.16])
+    step_height: list[float] = field(default_factory=lambda: [0.02, 0.16])
     """Stair height (m) from the easiest to the hardest level."""
     step_width: float = 0.35
     curriculum: bool = True
@@ -168,14 +168,14 @@ class EnvConfig:
     id: str = "LocoForge/QuadrupedFlat-v0"
     kind: str = "locoforge"
     """gym: any registered Gymnasium id, made with kwargs; locoforge: the batched locomotion task."""
-    kwargs: Dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
     sim: SimConfig = field(default_factory=SimConfig)
     commands: CommandConfig = field(default_factory=CommandConfig)
     action_clip: float = 1.0
     """Actions live in [-action_clip, action_clip]."""
-    observations: Dict[str, ObsTermConfig] = field(default_factory=dict)
+    observations: dict[str, ObsTermConfig] = field(default_factory=dict)
     """The policy's (actor's) observation terms, in order."""
-    critic_observations: Dict[str, ObsTermConfig] = field(default_factory=dict)
+    critic_observations: dict[str, ObsTermConfig] = field(default_factory=dict)
     """Privileged terms for the critic; empty: the critic sees the policy's observation."""
-    rewards: Dict[str, RewardTermConfig] = field(default_factory=dict)
-    terminations: Dict[str, TerminationConfig] = field(default_factory=dict)
+    rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
+    terminations: dict[str, TerminationConfig] = field(default_factory=dict)

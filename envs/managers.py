@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -66,8 +66,14 @@ class ObservationManager:
     def schema(self) -> list[dict]:
         """Terms in order with their sizes, scales, noise and units: the observation contract."""
         return [
-            {"name": n, "size": size, "scale": self.cfg[n].scale, "noise": self.cfg[n].noise,
-             "clip": self.cfg[n].clip, "units": observations.UNITS.get(n, "")}  # fmt: skip
+            {
+                "name": n,
+                "size": size,
+                "scale": self.cfg[n].scale,
+                "noise": self.cfg[n].noise,
+                "clip": self.cfg[n].clip,
+                "units": observations.UNITS.get(n, ""),
+            }  # fmt: skip
             for n, size in zip(self.names, self.sizes)
         ]
 

@@ -14,7 +14,12 @@ from omegaconf import OmegaConf
 from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-SCHEMAS: dict[str, type] = {"robot": RobotConfig, "randomization": RandomizationConfig, "terrain": TerrainConfig, "env": EnvConfig}
+SCHEMAS: dict[str, type] = {
+    "robot": RobotConfig,
+    "randomization": RandomizationConfig,
+    "terrain": TerrainConfig,
+    "env": EnvConfig,
+}
 T = TypeVar("T")
 
 

@@ -21,7 +21,12 @@ from envs.terrain import Terrain
 ASSETS = Path(__file__).parent / "assets"
 _CONTACT_DATA = 1 | 2  # mjtConDataType bits: found, force
 _CONTACT_NETFORCE = 3  # mjtConReduce: net force of all matching contacts
-INTEGRATORS = {"euler": "mjINT_EULER", "rk4": "mjINT_RK4", "implicit": "mjINT_IMPLICIT", "implicitfast": "mjINT_IMPLICITFAST"}
+INTEGRATORS = {
+    "euler": "mjINT_EULER",
+    "rk4": "mjINT_RK4",
+    "implicit": "mjINT_IMPLICIT",
+    "implicitfast": "mjINT_IMPLICITFAST",
+}
 SOLVERS = {"pgs": "mjSOL_PGS", "cg": "mjSOL_CG", "newton": "mjSOL_NEWTON"}
 
 
@@ -111,7 +116,9 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         _require("site", [robot.imu_site], [s.name for s in spec.sites], "imu_site", path)
     base = spec.body(robot.base_body)
     if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
-        raise ValueError(f"robot.base_body: '{robot.base_body}' has no free joint in {path.name}; a floating base is needed")
+        raise ValueError(
+            f"robot.base_body: '{robot.base_body}' has no free joint in {path.name}; a floating base is needed"
+        )
     if robot.action_scale <= 0 or robot.spawn_height <= 0:
         raise ValueError("robot.action_scale and robot.spawn_height: must be > 0")
 
@@ -143,7 +150,9 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
     for foot in robot.feet:
         _add_contact_sensor(spec, f"{foot}_contact", mujoco.mjtObj.mjOBJ_GEOM, foot)
     _add_contact_sensor(spec, "base_contact", mujoco.mjtObj.mjOBJ_BODY, robot.base_body)
-    base.add_camera(name="track", mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM, pos=[0, -1.8, 0.7], xyaxes=[1, 0, 0, 0, 0.36, 0.93])
+    base.add_camera(
+        name="track", mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM, pos=[0, -1.8, 0.7], xyaxes=[1, 0, 0, 0, 0.36, 0.93]
+    )
     spec.worldbody.add_light(name="sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
     terrain.add_to_spec(spec)
 
@@ -172,9 +181,15 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
     sensor = lambda name: (model.sensor_adr[model.sensor(name).id], model.sensor_dim[model.sensor(name).id])  # noqa: E731
     gyro_adr, _ = sensor("imu_gyro")
     vel_adr, _ = sensor("imu_velocimeter")
-    feet_adr = np.array([[sensor(f"{f}_contact")[0] + k for k in range(4)] for f in robot.feet], dtype=int).reshape(-1, 4)
+    feet_adr = np.array([[sensor(f"{f}_contact")[0] + k for k in range(4)] for f in robot.feet], dtype=int).reshape(
+        -1, 4
+    )
     base_id = model.body(robot.base_body).id
-    free = next(j for j in range(model.njnt) if model.jnt_bodyid[j] == base_id and model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE)
+    free = next(
+        j
+        for j in range(model.njnt)
+        if model.jnt_bodyid[j] == base_id and model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE
+    )
     return Scene(
         model=model,
         robot=robot,

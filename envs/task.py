@@ -79,7 +79,9 @@ class LocomotionTask:
         self.decimation = env.sim.decimation
         if randomization.action_delay_from:
             randomization = dataclasses.replace(
-                randomization, action_delay_ms=events.delay_from_latency_report(randomization.action_delay_from, self.dt))
+                randomization,
+                action_delay_ms=events.delay_from_latency_report(randomization.action_delay_from, self.dt),
+            )
         events.validate(randomization, max_delay_ms=self.dt * 1000.0)
         self.randomization = randomization
         self.terrain = Terrain(terrain, seed)
@@ -331,7 +333,9 @@ class LocomotionTask:
                 infos[i]["terrain_level"] = int(self.levels[i])
             result.terminal_obs = self._rows(obs, ids)
             if diverged.any():
-                self._replace_rows(result.terminal_obs, np.flatnonzero(diverged[ids]), self._rows(self._last_obs, ids[diverged[ids]]))
+                self._replace_rows(
+                    result.terminal_obs, np.flatnonzero(diverged[ids]), self._rows(self._last_obs, ids[diverged[ids]])
+                )
             if self.autoreset:
                 self._reset_envs(ids)
                 fresh = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -33,7 +33,7 @@ class Int8MLP:
     xscales: list[float]  # float32 input scale of each layer
 
     @classmethod
-    def calibrate(cls, mlp: MLP, observations: np.ndarray) -> "Int8MLP":
+    def calibrate(cls, mlp: MLP, observations: np.ndarray) -> Int8MLP:
         qweights, wscales = [], []
         for w in mlp.weights:
             scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0

@@ -135,33 +135,62 @@ def manifest_body(policy: Any, mlp: MLP, run_dir: Path, device: DeviceProfile) -
         "algo": cfg.algo.name,
         "env": cfg.env.id,
         "observation": {
-            "size": mlp.obs_dim, "dtype": "float32", "history": 0, "terms": task.observation_schema(),
+            "size": mlp.obs_dim,
+            "dtype": "float32",
+            "history": 0,
+            "terms": task.observation_schema(),
             "normalizer": "inside every artifact: clip((obs - mean) / sqrt(var + eps), -clip, clip); feed raw observations",
         },  # fmt: skip
         "action": {
-            "size": mlp.action_dim, "low": mlp.action_low.tolist(), "high": mlp.action_high.tolist(),
+            "size": mlp.action_dim,
+            "low": mlp.action_low.tolist(),
+            "high": mlp.action_high.tolist(),
             "output": "every artifact outputs the raw action (SB3 model.predict(obs, deterministic=True)), not joint targets",
             "to_joint_targets": "q_target[i] = default_joint_pos[i] + action_scale * action[i], in robot.joint_names order",
         },  # fmt: skip
         "robot": {
-            "name": sc.robot.name, "mjcf": Path(sc.robot.mjcf).name, "joint_names": sc.joint_names,
-            "default_joint_pos": sc.default_joint_pos.tolist(), "kp": sc.kp.tolist(), "kd": sc.kd.tolist(),
-            "torque_limit": sc.torque_limit.tolist(), "action_scale": sc.robot.action_scale, "feet": list(sc.robot.feet),
+            "name": sc.robot.name,
+            "mjcf": Path(sc.robot.mjcf).name,
+            "joint_names": sc.joint_names,
+            "default_joint_pos": sc.default_joint_pos.tolist(),
+            "kp": sc.kp.tolist(),
+            "kd": sc.kd.tolist(),
+            "torque_limit": sc.torque_limit.tolist(),
+            "action_scale": sc.robot.action_scale,
+            "feet": list(sc.robot.feet),
             "control": "PD at the physics rate: tau = clip(kp (q_target - q) - kd qdot, -torque_limit, torque_limit)",
         },  # fmt: skip
-        "timing": {"policy_dt": task.dt, "physics_dt": cfg.env.sim.physics_dt, "decimation": cfg.env.sim.decimation,
-                   "control_rate_hz": 1.0 / task.dt},  # fmt: skip
+        "timing": {
+            "policy_dt": task.dt,
+            "physics_dt": cfg.env.sim.physics_dt,
+            "decimation": cfg.env.sim.decimation,
+            "control_rate_hz": 1.0 / task.dt,
+        },  # fmt: skip
         "randomization": OmegaConf.to_container(rand),
-        "delays_assumed_ms": {"action": list(rand.action_delay_ms or [0.0, 0.0]), "observation": list(rand.obs_delay_ms or [0.0, 0.0])},
-        "policy": {"layers": [list(w.shape) for w in mlp.weights], "activations": mlp.activations, "output": mlp.output,
-                   "action_low": mlp.action_low.tolist(), "action_high": mlp.action_high.tolist(), "flops": mlp.flops()},  # fmt: skip
+        "delays_assumed_ms": {
+            "action": list(rand.action_delay_ms or [0.0, 0.0]),
+            "observation": list(rand.obs_delay_ms or [0.0, 0.0]),
+        },
+        "policy": {
+            "layers": [list(w.shape) for w in mlp.weights],
+            "activations": mlp.activations,
+            "output": mlp.output,
+            "action_low": mlp.action_low.tolist(),
+            "action_high": mlp.action_high.tolist(),
+            "flops": mlp.flops(),
+        },  # fmt: skip
         "device": asdict(device),
     }
 
 
-def parity(bundle: Path, mlp: MLP, observations: np.ndarray, reference: np.ndarray, q: codegen.Int8MLP) -> dict[str, Any]:
+def parity(
+    bundle: Path, mlp: MLP, observations: np.ndarray, reference: np.ndarray, q: codegen.Int8MLP
+) -> dict[str, Any]:
     """Max/mean abs action error of each artifact against SB3 (and of the int8 C against its reference)."""
-    report: dict[str, Any] = {"samples": int(len(observations)), "reference": "SB3 model.predict(obs, deterministic=True)"}
+    report: dict[str, Any] = {
+        "samples": int(len(observations)),
+        "reference": "SB3 model.predict(obs, deterministic=True)",
+    }
     for name in ARTIFACTS:
         actions = load_artifact(bundle, name, mlp.obs_dim, mlp.action_dim)(observations)
         err = np.abs(actions - reference)
@@ -171,7 +200,9 @@ def parity(bundle: Path, mlp: MLP, observations: np.ndarray, reference: np.ndarr
     return report
 
 
-def measure_latency(bundle: Path, mlp: MLP, observations: np.ndarray, calls: int, device: DeviceProfile) -> dict[str, Any]:
+def measure_latency(
+    bundle: Path, mlp: MLP, observations: np.ndarray, calls: int, device: DeviceProfile
+) -> dict[str, Any]:
     """Host percentiles of every artifact, the device estimate, and the verdict against the budget."""
     obs = observations[np.arange(calls) % len(observations)]
     report: dict[str, Any] = {"host_calls": calls, "threads": 1, "device": device.name, "budget_us": device.budget_us,
@@ -199,9 +230,13 @@ def measure_latency(bundle: Path, mlp: MLP, observations: np.ndarray, calls: int
 
 
 def verdict_table(lat: dict[str, Any]) -> str:
-    lines = [f"{'artifact':10}  {'host p99 (us)':>13}  {'est. ' + lat['device'] + ' p99 (us)':>22}  {'budget (us)':>11}  verdict"]
+    lines = [
+        f"{'artifact':10}  {'host p99 (us)':>13}  {'est. ' + lat['device'] + ' p99 (us)':>22}  {'budget (us)':>11}  verdict"
+    ]
     for name, a in lat["artifacts"].items():
-        lines.append(f"{name:10}  {a['host']['p99_us']:13.1f}  {a['device_estimate']['p99_us']:22.1f}  {lat['budget_us']:11.0f}  {a['verdict']}")
+        lines.append(
+            f"{name:10}  {a['host']['p99_us']:13.1f}  {a['device_estimate']['p99_us']:22.1f}  {lat['budget_us']:11.0f}  {a['verdict']}"
+        )
     lines.append(f"(device p99 = host p99 x {lat['slowdown']:g}: an estimate; {lat['slowdown_source']})")
     return "\n".join(lines)
 
@@ -226,16 +261,23 @@ def closed_loop(bundle: Path, lat: dict[str, Any], cfg: ExportConfig) -> dict[st
         ret, falls = [], []
         for suite in suites:
             with initialize_config_dir(str(Path(__file__).resolve().parent.parent / "configs"), version_base="1.3"):
-                vc = compose("validate", overrides=[f"suite={suite}", f"episodes={cfg.closed_loop_episodes}", f"seed={cfg.seed}"])
+                vc = compose(
+                    "validate", overrides=[f"suite={suite}", f"episodes={cfg.closed_loop_episodes}", f"seed={cfg.seed}"]
+                )
             vcfg = OmegaConf.to_object(vc)
             assert isinstance(vcfg, ValidateConfig)
             vcfg.extra_action_delay_ms = min(delay_ms, 1000.0 * policy.policy_dt)
             for scenario in run_suite(policy, policy.cfg, vcfg).values():
                 ret.append(scenario["metrics"]["return"])
                 falls.append(scenario["metrics"]["fall_rate"])
-        results[name] = {"delay_ms": delay_ms, "mean_return": float(np.mean(ret)), "fall_rate": float(np.mean(falls)), "suites": suites}
+        results[name] = {
+            "delay_ms": delay_ms,
+            "mean_return": float(np.mean(ret)),
+            "fall_rate": float(np.mean(falls)),
+            "suites": suites,
+        }
     base = results["onnx_fp32"]
-    for name, r in results.items():
+    for r in results.values():
         worse_return = r["mean_return"] < base["mean_return"] - 0.03 * abs(base["mean_return"])
         more_falls = r["fall_rate"] > base["fall_rate"] + 0.02
         r["return_ratio"] = r["mean_return"] / base["mean_return"] if base["mean_return"] else float("nan")
@@ -257,7 +299,9 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
     from agents.config import load_saved
 
     if load_saved(run_dir / "config.yaml").env.kind != "locoforge":
-        raise ValueError("policy: only LocoForge robot tasks export to a robot bundle (this run trained a Gymnasium benchmark)")
+        raise ValueError(
+            "policy: only LocoForge robot tasks export to a robot bundle (this run trained a Gymnasium benchmark)"
+        )
 
     observations, policy = collect_observations(run_dir, cfg.parity_samples, cfg.seed)
     source = run_dir if (run_dir / "model.zip").is_file() else Path(policy.source["model"]).parent
@@ -292,7 +336,9 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
         manifest["rejected"] = [n for n, r in loop.items() if not r["accepted"]]
         manifest["latency_verdicts"] = {n: a["verdict"] for n, a in lat["artifacts"].items()}
         manifest["config_sha256"] = sha256_text((tmp / "config.yaml").read_text())
-        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name != "manifest.json"}
+        manifest["files"] = {
+            p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name != "manifest.json"
+        }
         write_json(tmp / "manifest.json", manifest)
         if out.exists():
             out.rmdir()

@@ -57,7 +57,9 @@ def _sequential(modules: list[nn.Module]) -> tuple[list[nn.Linear], list[str]]:
             linears += sub_l
             acts += sub_a
         else:
-            raise ValueError(f"export: unsupported layer {type(m).__name__}; supported: Linear, {', '.join(ACTIVATION_NAMES.values())}")
+            raise ValueError(
+                f"export: unsupported layer {type(m).__name__}; supported: Linear, {', '.join(ACTIVATION_NAMES.values())}"
+            )
     return linears, acts
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -75,7 +75,16 @@ def compile_c(bundle: Path, out: Path, shared: bool = False) -> Path:
         cmd = ["gcc", *CFLAGS, "-fPIC", "-shared", str(bundle / "policy.c"), "-o", str(out), "-lm"]
     else:
         (out.parent / "bench.c").write_text(BENCH_C)
-        cmd = ["gcc", *CFLAGS, f"-I{bundle}", str(bundle / "policy.c"), str(out.parent / "bench.c"), "-o", str(out), "-lm"]
+        cmd = [
+            "gcc",
+            *CFLAGS,
+            f"-I{bundle}",
+            str(bundle / "policy.c"),
+            str(out.parent / "bench.c"),
+            "-o",
+            str(out),
+            "-lm",
+        ]
     subprocess.run(cmd, check=True, capture_output=True)
     return out
 
@@ -85,5 +94,7 @@ def time_c(bundle: Path, observations: np.ndarray, int8: bool) -> dict[str, floa
         exe = compile_c(bundle, Path(tmp) / "bench")
         data = Path(tmp) / "obs.bin"
         observations.astype(np.float32).tofile(data)
-        out = subprocess.run([str(exe), str(len(observations)), str(int(int8)), str(data)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [str(exe), str(len(observations)), str(int(int8)), str(data)], check=True, capture_output=True, text=True
+        )
     return percentiles(np.array(out.stdout.split(), dtype=np.int64))

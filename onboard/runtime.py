@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -85,7 +85,9 @@ class BundlePolicy:
         """Actions for one observation (obs_dim,) or a batch (n, obs_dim), with the contract's checks."""
         obs = np.asarray(obs, dtype=np.float32)
         if obs.shape[-1] != self.obs_dim or obs.ndim not in (1, 2):
-            raise BundleError(f"observation has shape {obs.shape}; this bundle takes ({self.obs_dim},) or (n, {self.obs_dim})")
+            raise BundleError(
+                f"observation has shape {obs.shape}; this bundle takes ({self.obs_dim},) or (n, {self.obs_dim})"
+            )
         single = obs.ndim == 1
         batch = np.atleast_2d(obs)
         finite = np.isfinite(batch).all(axis=1)
@@ -111,5 +113,7 @@ def load_bundle(path: str | Path, joint_names: Sequence[str] | None = None) -> B
         raise BundleError(f"bundle {root}: manifest.json unreadable ({type(err).__name__})") from None
     verify_files(root, manifest)
     if joint_names is not None and list(joint_names) != list(manifest["robot"]["joint_names"]):
-        raise BundleError(f"joint order {list(joint_names)} differs from the bundle's {manifest['robot']['joint_names']}")
+        raise BundleError(
+            f"joint order {list(joint_names)} differs from the bundle's {manifest['robot']['joint_names']}"
+        )
     return BundlePolicy(root, manifest)

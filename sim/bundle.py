@@ -20,8 +20,16 @@ class BundlePolicy:
         self.cfg = load_saved(bundle / "config.yaml")
         self.obs_dim = runtime.obs_dim
         self.policy_dt = float(runtime.manifest["timing"]["policy_dt"])
-        self.fn = runtime if artifact == "numpy" else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim)
-        self.source = {"kind": "bundle", "path": str(bundle), "artifact": artifact, "env": self.cfg.env.id, "algo": self.cfg.algo.name}
+        self.fn = (
+            runtime if artifact == "numpy" else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim)
+        )
+        self.source = {
+            "kind": "bundle",
+            "path": str(bundle),
+            "artifact": artifact,
+            "env": self.cfg.env.id,
+            "algo": self.cfg.algo.name,
+        }
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         return np.asarray(self.fn(np.asarray(obs, dtype=np.float32)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -21,21 +21,21 @@ class ScenarioConfig:
     """Changes from nominal conditions: fields of the randomization, terrain, sim and robot configs."""
 
     description: str = ""
-    randomization: Dict[str, Any] = field(default_factory=dict)
+    randomization: dict[str, Any] = field(default_factory=dict)
     """Set over the `none` preset (nominal: no randomization, no noise)."""
-    terrain: Dict[str, Any] = field(default_factory=dict)
+    terrain: dict[str, Any] = field(default_factory=dict)
     """Set over the policy's training terrain."""
-    sim: Dict[str, Any] = field(default_factory=dict)
+    sim: dict[str, Any] = field(default_factory=dict)
     """Set over the policy's env.sim (physics_dt, decimation, integrator, solver, cone, contact_solref...)."""
-    gates: List[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
     """Gates of this scenario only, e.g. 'fall_rate<=0.1'."""
 
 
 @dataclass
 class SuiteConfig:
     name: str = "nominal"
-    scenarios: Dict[str, ScenarioConfig] = field(default_factory=dict)
-    gates: List[str] = field(default_factory=list)
+    scenarios: dict[str, ScenarioConfig] = field(default_factory=dict)
+    gates: list[str] = field(default_factory=list)
     """Gates every scenario must pass: '[scenario.]metric OP value', OP one of <=, >=, <, >."""
 
 
@@ -43,18 +43,18 @@ class SuiteConfig:
 class ValidateConfig:
     """`python validate.py policy=<run_dir or bundle> suite=<name>`."""
 
-    policy: Optional[str] = None
+    policy: str | None = None
     suite: SuiteConfig = field(default_factory=SuiteConfig)
-    scenarios: Optional[List[str]] = None
+    scenarios: list[str] | None = None
     """Run only these scenarios of the suite."""
     episodes: int = 32
     """Episodes per scenario, spread over the command sweep."""
     episode_s: float = 10.0
     warmup_s: float = 1.0
     """Tracking errors are measured after this time into each episode."""
-    commands: Dict[str, List[float]] = field(default_factory=lambda: {k: list(v) for k, v in COMMANDS.items()})
+    commands: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in COMMANDS.items()})
     """The command sweep: name -> (vx, vy, yaw rate)."""
-    gates: List[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
     """Extra gates for every scenario."""
     seed: int = 0
     video: bool = True

@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
-_GATE = re.compile(r"^\s*(?:(?P<scenario>[A-Za-z0-9_]+)\.)?(?P<metric>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$")
+_GATE = re.compile(
+    r"^\s*(?:(?P<scenario>[A-Za-z0-9_]+)\.)?(?P<metric>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$"
+)
 
 
 @dataclass(frozen=True)

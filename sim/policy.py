@@ -69,4 +69,6 @@ def load_policy(path: str | Path) -> Policy:
         from sim.bundle import BundlePolicy
 
         return BundlePolicy(path)
-    raise ValueError(f"policy: '{path}' is neither a run directory (run.json + config.yaml) nor a bundle (manifest.json)")
+    raise ValueError(
+        f"policy: '{path}' is neither a run directory (run.json + config.yaml) nor a bundle (manifest.json)"
+    )

@@ -10,7 +10,17 @@ from typing import Any
 from agents.rundir import atomic_write
 
 SCHEMA = Path(__file__).with_name("report.schema.json")
-TABLE_METRICS = ["fall_rate", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport", "torque_saturation", "action_rate", "foot_slip"]
+TABLE_METRICS = [
+    "fall_rate",
+    "vx_rmse",
+    "vy_rmse",
+    "yaw_rmse",
+    "return",
+    "cost_of_transport",
+    "torque_saturation",
+    "action_rate",
+    "foot_slip",
+]
 
 
 def _fmt(value: Any) -> str:

@@ -38,7 +38,9 @@ def scenario_parts(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Valida
 
     parts = task_parts(train_cfg)
     env = parts["env"]
-    env.sim = _merge(env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim")
+    env.sim = _merge(
+        env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim"
+    )
     env.commands = dataclasses.replace(env.commands, fixed=[list(map(float, c)) for c in vcfg.commands.values()])
     randomization = _merge(presets.load("randomization", "none"), scenario.randomization, "scenario.randomization")
     if vcfg.extra_action_delay_ms > 0:
@@ -62,7 +64,10 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
     obs = obs["policy"] if isinstance(obs, dict) else obs
     sc, n, steps = task.scene, episodes, task.max_episode_steps
     start_xy = task.qpos[:, sc.root_qpos : sc.root_qpos + 2].copy()
-    traj: dict[str, list] = {k: [] for k in ("command", "lin", "ang", "action", "torque", "qvel", "qpos", "reward", "feet", "contact", "alive")}
+    traj: dict[str, list] = {
+        k: []
+        for k in ("command", "lin", "ang", "action", "torque", "qvel", "qpos", "reward", "feet", "contact", "alive")
+    }
     alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     end_xy = start_xy.copy()
     for _ in range(steps):
@@ -96,7 +101,9 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
             "vy_rmse": M.tracking_rmse(t["command"][:, cols, 1], t["lin"][:, cols, 1], w),
             "yaw_rmse": M.tracking_rmse(t["command"][:, cols, 2], t["ang"][:, cols, 2], w),
             "return": M.episode_return(t["reward"][:, cols], a),
-            "cost_of_transport": M.cost_of_transport(t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass, task.dt, a),
+            "cost_of_transport": M.cost_of_transport(
+                t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass, task.dt, a
+            ),
             "torque_saturation": M.torque_saturation(t["torque"][:, cols], limit[cols], a),
             "joint_limit_hits": M.joint_limit_hits(t["qpos"][:, cols], sc.joint_range, a),
             "action_rate": M.action_rate(t["action"][:, cols], a),
@@ -106,7 +113,9 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
     which = np.arange(n) % len(command_names)
     return {
         "metrics": measure(np.arange(n)),
-        "commands": {name: measure(np.flatnonzero(which == i)) for i, name in enumerate(command_names) if (which == i).any()},
+        "commands": {
+            name: measure(np.flatnonzero(which == i)) for i, name in enumerate(command_names) if (which == i).any()
+        },
         "model": model_fingerprint(task),
     }
 
@@ -122,8 +131,12 @@ def model_fingerprint(task: Any) -> dict[str, float]:
         "integrator": int(task.model.opt.integrator),
         "solver": int(task.model.opt.solver),
         "cone": int(task.model.opt.cone),
-        "mean_friction": float(np.mean(friction[:, sc.foot_geoms, 0])) if friction is not None else float(np.mean(task.model.geom_friction[sc.foot_geoms, 0])),
-        "mean_base_mass": float(np.mean(mass[:, sc.base_body])) if mass is not None else float(task.model.body_mass[sc.base_body]),
+        "mean_friction": float(np.mean(friction[:, sc.foot_geoms, 0]))
+        if friction is not None
+        else float(np.mean(task.model.geom_friction[sc.foot_geoms, 0])),
+        "mean_base_mass": float(np.mean(mass[:, sc.base_body]))
+        if mass is not None
+        else float(task.model.body_mass[sc.base_body]),
         "mean_kp": float(np.mean(b.expanded("actuator_gainprm")[:, :, 0])),
         "mean_action_delay_steps": float(task.action_delay.mean()),
         "terrain": task.terrain.cfg.kind,
@@ -159,7 +172,9 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
     if vcfg.scenarios:
         unknown = [s for s in vcfg.scenarios if s not in names]
         if unknown:
-            raise ValueError(f"scenarios: unknown scenario(s) {unknown} in suite '{vcfg.suite.name}'; accepted: {', '.join(names)}")
+            raise ValueError(
+                f"scenarios: unknown scenario(s) {unknown} in suite '{vcfg.suite.name}'; accepted: {', '.join(names)}"
+            )
         names = [s for s in names if s in vcfg.scenarios]
     if not names:
         raise ValueError(f"suite '{vcfg.suite.name}' has no scenarios")
@@ -174,7 +189,11 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
         scenario = vcfg.suite.scenarios[name]
         report[name] = {
             "description": scenario.description,
-            "changes": {"randomization": dict(scenario.randomization), "terrain": dict(scenario.terrain), "sim": dict(scenario.sim)},
+            "changes": {
+                "randomization": dict(scenario.randomization),
+                "terrain": dict(scenario.terrain),
+                "sim": dict(scenario.sim),
+            },
             **result,
             "gates": verdicts,
             "passed": all(v["passed"] for v in verdicts),
@@ -196,8 +215,14 @@ def run_gym(policy_dir: Path, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
         env = VecNormalize.load(str(policy_dir / "vecnormalize.pkl"), env)
         env.training, env.norm_reward = False, False
     model = algos.ALGOS[train_cfg.algo.name].load(policy_dir / "model.zip", device="cpu")
-    returns, lengths = evaluate_policy(model, env, n_eval_episodes=vcfg.episodes, deterministic=True, return_episode_rewards=True)
-    metrics = {"return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)), "episode_length": float(np.mean(lengths))}
+    returns, lengths = evaluate_policy(
+        model, env, n_eval_episodes=vcfg.episodes, deterministic=True, return_episode_rewards=True
+    )
+    metrics = {
+        "return_mean": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "episode_length": float(np.mean(lengths)),
+    }
     gates = [parse(g, GYM_METRICS, ["nominal"]) for g in [*vcfg.suite.gates, *vcfg.gates]]
     verdicts = [{"gate": str(g), "value": metrics[g.metric], "passed": g.check(metrics[g.metric])} for g in gates]
     return {"nominal": {"description": f"{train_cfg.env.id}, {vcfg.episodes} deterministic episodes", "changes": {},

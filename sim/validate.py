@@ -17,7 +17,9 @@ from sim.runner import clean, run_gym, run_suite, scenario_parts
 
 def check(vcfg: ValidateConfig) -> None:
     if vcfg.policy is None:
-        raise ValueError("policy: missing; give policy=<run_dir> (from train.py) or policy=<bundle_dir> (from export.py)")
+        raise ValueError(
+            "policy: missing; give policy=<run_dir> (from train.py) or policy=<bundle_dir> (from export.py)"
+        )
     if vcfg.episodes < 1 or vcfg.episode_s <= 0 or vcfg.warmup_s < 0 or vcfg.extra_action_delay_ms < 0:
         raise ValueError("episodes >= 1, episode_s > 0, warmup_s >= 0 and extra_action_delay_ms >= 0 are required")
     for name, command in vcfg.commands.items():
@@ -76,5 +78,7 @@ def main(cfg: DictConfig, out: Path) -> int:
         m = report["scenarios"][name]["metrics"]
         cells = [report_io._fmt(m.get(k)) for k in ("fall_rate", "vx_rmse", "vy_rmse")]
         print(f"{name.ljust(width)}  {verdict:7}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  {failed}")
-    print(f"report: {out / 'report.json'}  ({report['duration_s']:.0f} s)  gates: {'PASS' if report['gates_passed'] else 'FAIL'}")
+    print(
+        f"report: {out / 'report.json'}  ({report['duration_s']:.0f} s)  gates: {'PASS' if report['gates_passed'] else 'FAIL'}"
+    )
     return 0 if report["gates_passed"] else 1

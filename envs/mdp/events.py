@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from mujoco.batch import Batch
 
@@ -11,10 +9,18 @@ from envs.config import RandomizationConfig
 
 RANGES = ("friction", "added_mass", "com_offset", "motor_strength", "kp_scale", "kd_scale",
           "push_interval_s", "action_delay_ms", "obs_delay_ms")  # fmt: skip
-NON_NEGATIVE = ("friction", "motor_strength", "kp_scale", "kd_scale", "push_interval_s", "action_delay_ms", "obs_delay_ms")
+NON_NEGATIVE = (
+    "friction",
+    "motor_strength",
+    "kp_scale",
+    "kd_scale",
+    "push_interval_s",
+    "action_delay_ms",
+    "obs_delay_ms",
+)
 
 
-def check_range(name: str, value: Optional[list], non_negative: bool) -> None:
+def check_range(name: str, value: list | None, non_negative: bool) -> None:
     """Fail with one line unless value is None or [low, high] with low <= high (and low >= 0 if asked)."""
     if value is None:
         return
@@ -35,7 +41,7 @@ def validate(cfg: RandomizationConfig, max_delay_ms: float) -> None:
         raise ValueError("randomization.push_velocity, obs_noise_scale, init_joint_noise: must be >= 0")
 
 
-def _draw(rng: np.random.Generator, bounds: Optional[list], n: int, default: float, shape: tuple = ()) -> np.ndarray:
+def _draw(rng: np.random.Generator, bounds: list | None, n: int, default: float, shape: tuple = ()) -> np.ndarray:
     if bounds is None:
         return np.full((n, *shape), default)
     return rng.uniform(bounds[0], bounds[1], size=(n, *shape))
@@ -95,14 +101,18 @@ def delay_from_latency_report(path: str, policy_dt: float) -> list[float]:
         estimate = report["artifacts"][report["recommended"]]["device_estimate"]
         low, high = estimate["p50_us"] / 1000.0, estimate["p999_us"] / 1000.0
     except FileNotFoundError:
-        raise ValueError(f"randomization.action_delay_from: '{path}' not found; give a latency.json from export.py") from None
+        raise ValueError(
+            f"randomization.action_delay_from: '{path}' not found; give a latency.json from export.py"
+        ) from None
     except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"randomization.action_delay_from: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})") from None
+        raise ValueError(
+            f"randomization.action_delay_from: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})"
+        ) from None
     cap = policy_dt * 1000.0
     return [min(low, cap), min(high, cap)]
 
 
-def delay_steps(bounds_ms: Optional[list], physics_dt: float, n: int, rng: np.random.Generator) -> np.ndarray:
+def delay_steps(bounds_ms: list | None, physics_dt: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw delays in physics steps from a range in milliseconds."""
     if bounds_ms is None:
         return np.zeros(n, dtype=int)

@@ -50,19 +50,33 @@ def test_each_algo_writes_the_full_run_dir(tmp_path, algo):
     meta = json.loads((ckpts[-1] / "meta.json").read_text())
     assert {"model.zip", "rng.pkl"} <= set(meta["files"])
     rows = (run_dir / "eval.csv").read_text().splitlines()
-    assert rows[0] == "step,mean_return,std_return,mean_length" and [r.split(",")[0] for r in rows[1:]] == ["512", "1024"]
+    assert rows[0] == "step,mean_return,std_return,mean_length" and [r.split(",")[0] for r in rows[1:]] == [
+        "512",
+        "1024",
+    ]
     assert (run_dir / "vecnormalize.pkl").is_file() == (algo == "ppo")
     assert any(p.name.startswith("events.out.tfevents") for p in (run_dir / "tb").rglob("*"))
 
 
 def test_resume_after_kill_reaches_the_requested_total(tmp_path):
     run_dir = tmp_path / "killed"
-    args = [*FAST, *SMALL_PPO, "total_timesteps=12800", "checkpoint_every=1280", "eval_every=2560", f"hydra.run.dir={run_dir}"]
+    args = [
+        *FAST,
+        *SMALL_PPO,
+        "total_timesteps=12800",
+        "checkpoint_every=1280",
+        "eval_every=2560",
+        f"hydra.run.dir={run_dir}",
+    ]
     proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
     deadline = time.time() + 240
     while time.time() < deadline:
-        done = [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "meta.json").is_file()] if run_dir.exists() else []
+        done = (
+            [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "meta.json").is_file()]
+            if run_dir.exists()
+            else []
+        )
         if len(done) >= 2:
             break
         time.sleep(0.2)
@@ -110,7 +124,9 @@ def test_quadruped_default_job_trains_with_the_batched_env(tmp_path):
 
     model = PPO.load(run_dir / "model.zip")
     assert isinstance(model.policy, AsymmetricActorCriticPolicy)
-    assert model.policy.pi_features_extractor.features_dim == 45 and model.policy.vf_features_extractor.features_dim == 53
+    assert (
+        model.policy.pi_features_extractor.features_dim == 45 and model.policy.vf_features_extractor.features_dim == 53
+    )
 
 
 def test_local_multirun(tmp_path):
@@ -118,5 +134,7 @@ def test_local_multirun(tmp_path):
     result = run_script("train.py", "-m", "seed=0,1", "env=hopper,walker2d", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
                         "+algo.hyperparams.batch_size=64", "total_timesteps=128", "n_envs=1", "eval_every=0", "checkpoint_every=0",
                         "progress=false", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
-    runs = sorted(json.loads(p.read_text())["env"] + f":{json.loads(p.read_text())['seed']}" for p in sweep.glob("*/run.json"))
+    runs = sorted(
+        json.loads(p.read_text())["env"] + f":{json.loads(p.read_text())['seed']}" for p in sweep.glob("*/run.json")
+    )
     assert runs == ["Hopper-v5:0", "Hopper-v5:1", "Walker2d-v5:0", "Walker2d-v5:1"], result.stdout

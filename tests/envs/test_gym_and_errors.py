@@ -56,12 +56,16 @@ def test_negative_range_and_unknown_reward_term_fail_at_start():
     with pytest.raises(ValueError, match=r"randomization.friction: \[1.2, 0.4\] is not a range"):
         LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"friction": [1.2, 0.4]}), num_envs=1)
     with pytest.raises(ValueError, match=r"randomization.motor_strength: \[-0.5, 1.0\] is not a range"):
-        LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"motor_strength": [-0.5, 1.0]}), num_envs=1)
+        LocomotionTask(
+            **task_configs("LocoForge/QuadrupedFlat-v0", randomization={"motor_strength": [-0.5, 1.0]}), num_envs=1
+        )
     cfgs = task_configs("LocoForge/QuadrupedFlat-v0")
     from envs.config import RewardTermConfig
 
     cfgs["env"].rewards["track_lin_vel_xyz"] = RewardTermConfig(weight=1.0)
-    with pytest.raises(ValueError, match="env.rewards: unknown term 'track_lin_vel_xyz'; accepted: .*track_lin_vel_xy_exp"):
+    with pytest.raises(
+        ValueError, match="env.rewards: unknown term 'track_lin_vel_xyz'; accepted: .*track_lin_vel_xy_exp"
+    ):
         LocomotionTask(**cfgs, num_envs=1)
     cfgs = task_configs("LocoForge/QuadrupedFlat-v0")
     cfgs["env"].rewards["track_lin_vel_xy_exp"].params = {"sigmaa": 0.2}

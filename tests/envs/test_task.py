@@ -180,7 +180,7 @@ def test_second_robot_trains_through_its_config(quiet_task):
 def test_reset_obs_follow_a_terminated_episode(quiet_task):
     task = quiet_task(n=2, sim={"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.1})
     task.reset()
-    for i in range(5):
+    for _ in range(5):
         result = task.step(np.zeros((2, 12)))
     assert result.truncated.all() and (task.episode_step == 0).all()
     assert "episode_terms" in result.infos[0] and "track_lin_vel_xy_exp" in result.infos[0]["episode_terms"]
@@ -192,5 +192,8 @@ def test_config_dataclasses_are_the_schema():
     env = presets.load("env", "quadruped_rough")
     assert isinstance(env, EnvConfig) and env.id == "LocoForge/QuadrupedRough-v0"
     assert env.rewards["flat_orientation_l2"].weight == -0.5  # rough extends flat and changes this term
-    assert env.rewards["track_lin_vel_xy_exp"].weight == presets.load("env", "quadruped_flat").rewards["track_lin_vel_xy_exp"].weight
+    assert (
+        env.rewards["track_lin_vel_xy_exp"].weight
+        == presets.load("env", "quadruped_flat").rewards["track_lin_vel_xy_exp"].weight
+    )
     assert dataclasses.is_dataclass(env.sim)

@@ -93,7 +93,9 @@ def test_reward_manager_applies_weight_and_dt_once():
     from envs.config import RewardTermConfig
     from envs.managers import RewardManager
 
-    manager = RewardManager({"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards")
+    manager = RewardManager(
+        {"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards"
+    )
     total, parts = manager.compute(make_state(n=2, terminated=np.array([False, True])))
     assert total.tolist() == pytest.approx([2.0 * 0.02, 2.0 * 0.02 - 5.0 * 0.02])
     assert set(parts) == {"alive", "termination"}

@@ -61,7 +61,9 @@ def test_manifest_is_the_contract(exported):
     assert m["robot"]["joint_names"][:3] == ["FR_hip_joint", "FR_thigh_joint", "FR_calf_joint"]
     assert m["robot"]["kp"] == [35.0] * 12 and m["robot"]["action_scale"] == 0.5
     assert m["timing"] == {"policy_dt": 0.02, "physics_dt": 0.005, "decimation": 4, "control_rate_hz": 50.0}
-    assert [t["name"] for t in m["observation"]["terms"]][:2] == ["base_ang_vel", "projected_gravity"] and m["observation"]["size"] == 45
+    assert [t["name"] for t in m["observation"]["terms"]][:2] == ["base_ang_vel", "projected_gravity"] and m[
+        "observation"
+    ]["size"] == 45
     assert "not joint targets" in m["action"]["output"]
     assert m["delays_assumed_ms"]["action"] == [0.0, 20.0]
     assert set(m["files"]) == EXPECTED - {"manifest.json"}
@@ -72,8 +74,11 @@ def test_manifest_is_the_contract(exported):
 def test_latency_report_and_verdict_table(exported):
     _, bundle, stdout = exported
     lat = json.loads((bundle / "latency.json").read_text())
-    for name, a in lat["artifacts"].items():
-        assert a["host"]["calls"] >= 10_000 and a["host"]["p50_us"] <= a["host"]["p99_us"] <= a["host"]["p999_us"] <= a["host"]["max_us"]
+    for a in lat["artifacts"].values():
+        assert (
+            a["host"]["calls"] >= 10_000
+            and a["host"]["p50_us"] <= a["host"]["p99_us"] <= a["host"]["p999_us"] <= a["host"]["max_us"]
+        )
         assert a["device_estimate"]["p99_us"] == pytest.approx(a["host"]["p99_us"] * 3.0)
         assert a["verdict"] == ("PASS" if a["device_estimate"]["p99_us"] <= lat["budget_us"] else "FAIL")
     assert lat["budget_us"] == pytest.approx(5000.0)
@@ -133,7 +138,9 @@ def test_generated_c_compiles_cleanly(exported, tmp_path):
 
 def test_validate_flies_the_bundle(exported, tmp_path):
     _, bundle, _ = exported
-    result = run_script("validate.py", f"policy={bundle}", "episodes=5", "episode_s=1.0", "video=false", f"hydra.run.dir={tmp_path}")
+    result = run_script(
+        "validate.py", f"policy={bundle}", "episodes=5", "episode_s=1.0", "video=false", f"hydra.run.dir={tmp_path}"
+    )
     assert result.returncode in (0, 1), result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["policy"]["kind"] == "bundle" and report["scenarios"]["nominal"]["metrics"]["episode_length"] > 0
@@ -148,9 +155,13 @@ def test_training_delay_from_latency_report(exported):
     estimate = lat["artifacts"][lat["recommended"]]["device_estimate"]
     task = LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"action_delay_from": str(bundle / "latency.json")}),
                           num_envs=2)  # fmt: skip
-    assert task.randomization.action_delay_ms == pytest.approx([min(estimate["p50_us"] / 1000, 20), min(estimate["p999_us"] / 1000, 20)])
+    assert task.randomization.action_delay_ms == pytest.approx(
+        [min(estimate["p50_us"] / 1000, 20), min(estimate["p999_us"] / 1000, 20)]
+    )
     with pytest.raises(ValueError, match="randomization.action_delay_from: '/nope.json' not found"):
-        LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"action_delay_from": "/nope.json"}), num_envs=1)
+        LocomotionTask(
+            **task_configs("LocoForge/QuadrupedFlat-v0", randomization={"action_delay_from": "/nope.json"}), num_envs=1
+        )
 
 
 @pytest.mark.parametrize("args,expected", [

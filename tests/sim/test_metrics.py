@@ -35,7 +35,9 @@ def test_cost_of_transport():
     joint_vel = np.full((10, 1, 2), -3.0)  # |2 * -3| * 2 joints = 12 W
     alive = np.ones((10, 1), dtype=bool)
     # 12 W * 10 steps * 0.1 s = 12 J over 10 kg * 9.81 * 2 m
-    assert M.cost_of_transport(torque, joint_vel, np.array([2.0]), 10.0, 0.1, alive) == pytest.approx(12.0 / (10 * 9.81 * 2))
+    assert M.cost_of_transport(torque, joint_vel, np.array([2.0]), 10.0, 0.1, alive) == pytest.approx(
+        12.0 / (10 * 9.81 * 2)
+    )
     assert math.isnan(M.cost_of_transport(torque, joint_vel, np.array([0.1]), 10.0, 0.1, alive))
 
 

@@ -43,7 +43,9 @@ def test_report_json_validates_and_is_deterministic(quad_run, tmp_path):
     written = json.loads((tmp_path / "a" / "report.json").read_text())
     jsonschema.validate(written, schema)
     assert list(written["scenarios"]) == ["payload", "latency_20ms"]
-    assert first["scenarios"] == {k: {**v, "seconds": second["scenarios"][k]["seconds"]} for k, v in second["scenarios"].items()}
+    assert first["scenarios"] == {
+        k: {**v, "seconds": second["scenarios"][k]["seconds"]} for k, v in second["scenarios"].items()
+    }
     assert set(written["scenarios"]["payload"]["commands"]) == {"forward", "lateral", "turning", "standing", "mixed"}
     for name in ("report.md", "report.html", "plots/fall_rate.png"):
         assert (tmp_path / "a" / name).is_file()
@@ -69,7 +71,11 @@ def test_every_scenario_changes_the_simulation(quad_run):
     nominal = model_fingerprint(LocomotionTask(**scenario_parts(train_cfg, ScenarioConfig(), cfg), num_envs=2, seed=0))
     for name, scenario in cfg.suite.scenarios.items():
         task = LocomotionTask(**scenario_parts(train_cfg, scenario, cfg), num_envs=2, seed=0)
-        changed = model_fingerprint(task) != nominal or task.randomization.obs_noise_scale > 0 or task.randomization.push_interval_s
+        changed = (
+            model_fingerprint(task) != nominal
+            or task.randomization.obs_noise_scale > 0
+            or task.randomization.push_interval_s
+        )
         assert changed, f"scenario {name} runs the nominal simulation"
     assert len(cfg.suite.scenarios) == 16
 
@@ -85,7 +91,9 @@ class ZeroPolicy:
 def test_a_policy_of_zeros_does_not_walk(quad_run):
     cfg = vconfig(f"policy={quad_run}", "episodes=10", "episode_s=3.0")
     train_cfg = load_policy(quad_run).cfg
-    result = run_scenario(ZeroPolicy(), scenario_parts(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands))
+    result = run_scenario(
+        ZeroPolicy(), scenario_parts(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands)
+    )
     forward = result["commands"]["forward"]
     assert forward["fall_rate"] > 0.5 or forward["vx_rmse"] > 0.6, forward
     assert result["commands"]["standing"]["vx_rmse"] < 0.2
@@ -106,7 +114,13 @@ def test_gym_benchmark_policy(tmp_path):
     run_dir = tmp_path / "hopper"
     run_script("train.py", "env=hopper", "algo=ppo_sb3", "+algo.hyperparams.n_steps=256", "total_timesteps=256", "n_envs=1",
                "eval_every=0", "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-    result = run_script("validate.py", f"policy={run_dir}", "episodes=3", "gates=[return_mean>=-1000]", f"hydra.run.dir={tmp_path / 'v'}")
+    result = run_script(
+        "validate.py",
+        f"policy={run_dir}",
+        "episodes=3",
+        "gates=[return_mean>=-1000]",
+        f"hydra.run.dir={tmp_path / 'v'}",
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "v" / "report.json").read_text())["scenarios"]["nominal"]["metrics"]
     assert set(metrics) == {"return_mean", "return_std", "episode_length"} and metrics["episode_length"] > 0
