@@ -310,12 +310,14 @@ class LocomotionTask:
         reward, parts = self.reward_manager.compute(s)
         reward[diverged] = 0.0
         for name, value in parts.items():
-            self.episode_sums[name] += value
+            self.episode_sums[name] += np.where(diverged, 0.0, value)
         self.joint_vel_prev = s.joint_vel.copy()
 
         self._resample_commands()
         self._push()
         obs = self.observe(self._observed_state(rec, s))
+        if diverged.any():  # a diverged simulation's numbers never reach the policy: repeat its last observation
+            self._replace_rows(obs, np.flatnonzero(diverged), self._rows(self._last_obs, np.flatnonzero(diverged)))
         for prev, now in zip(self._prev, last):
             prev[...] = now
 
@@ -332,10 +334,6 @@ class LocomotionTask:
                 infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
                 infos[i]["terrain_level"] = int(self.levels[i])
             result.terminal_obs = self._rows(obs, ids)
-            if diverged.any():
-                self._replace_rows(
-                    result.terminal_obs, np.flatnonzero(diverged[ids]), self._rows(self._last_obs, ids[diverged[ids]])
-                )
             if self.autoreset:
                 self._reset_envs(ids)
                 fresh = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))

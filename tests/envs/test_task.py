@@ -112,6 +112,18 @@ def test_nan_state_never_reaches_the_policy(quiet_task):
     task.qpos[0, 7:] = np.nan
     result = task.step(np.zeros((3, 12)))
     assert task.physics_resets == 1 and np.isfinite(result.obs["policy"]).all()
+    assert all(np.isfinite(v) for v in result.infos[0]["episode_terms"].values())
+
+
+def test_divergence_in_the_single_gym_env_is_truncated_with_finite_obs():
+    import gymnasium as gym
+
+    env = gym.make("LocoForge/QuadrupedFlat-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    env.task.qvel[0, :] = 1e9
+    obs, reward, terminated, truncated, info = env.step(np.zeros(12, dtype=np.float32))
+    assert truncated and not terminated and reward == 0.0 and info["physics_reset"]
+    assert np.isfinite(obs["policy"]).all() and np.isfinite(obs["critic"]).all()
 
 
 def test_action_delay_holds_previous_target(quiet_task):
