@@ -28,15 +28,16 @@ def available(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
 
 
-def load(group: str, name: str) -> Any:
-    """The preset `configs/<group>/<name>.yaml` as its dataclass, validated against the schema."""
+def load(group: str, name: str, schema: type | None = None) -> Any:
+    """The preset `configs/<group>/<name>.yaml` as its dataclass (the group's schema unless given)."""
     path = CONFIGS / group / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"{group}: unknown preset '{name}'; accepted: {', '.join(available(group))}")
+    schema = schema or SCHEMAS[group]
     raw = OmegaConf.load(path)
     # a preset may extend another of its group (Hydra's defaults list); other entries are Hydra's alone
-    bases = [load(group, d) for d in raw.pop("defaults", []) if isinstance(d, str) and d != "_self_"]
-    merged = OmegaConf.merge(OmegaConf.structured(SCHEMAS[group]), *bases, raw)
+    bases = [load(group, d, schema) for d in raw.pop("defaults", []) if isinstance(d, str) and d != "_self_"]
+    merged = OmegaConf.merge(OmegaConf.structured(schema), *bases, raw)
     return OmegaConf.to_object(merged)
 
 

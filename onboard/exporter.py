@@ -244,38 +244,25 @@ def verdict_table(lat: dict[str, Any]) -> str:
 def closed_loop(bundle: Path, lat: dict[str, Any], cfg: ExportConfig) -> dict[str, Any]:
     """Fly every artifact through the nominal (and with full=true, robustness) suite with its estimated
     device latency as action delay; reject artifacts that lose > 3 % return or add > 2 points of falls."""
+    from envs import presets
     from sim.bundle import BundlePolicy
-    from sim.config import ValidateConfig
+    from sim.config import SuiteConfig, ValidateConfig
     from sim.runner import run_suite
 
-    suites = ["nominal", "robustness"] if cfg.full else ["nominal"]
-    from hydra import compose, initialize_config_dir
-
-    from sim.config import register
-
-    register()
+    suites = [presets.load("suite", s, SuiteConfig) for s in (["nominal", "robustness"] if cfg.full else ["nominal"])]
     results: dict[str, Any] = {}
     for name in ARTIFACTS:
         policy = BundlePolicy(bundle, artifact=name)
         delay_ms = lat["artifacts"][name]["device_estimate"]["p99_us"] / 1000.0
         ret, falls = [], []
         for suite in suites:
-            with initialize_config_dir(str(Path(__file__).resolve().parent.parent / "configs"), version_base="1.3"):
-                vc = compose(
-                    "validate", overrides=[f"suite={suite}", f"episodes={cfg.closed_loop_episodes}", f"seed={cfg.seed}"]
-                )
-            vcfg = OmegaConf.to_object(vc)
-            assert isinstance(vcfg, ValidateConfig)
-            vcfg.extra_action_delay_ms = min(delay_ms, 1000.0 * policy.policy_dt)
+            vcfg = ValidateConfig(suite=suite, episodes=cfg.closed_loop_episodes, seed=cfg.seed, video=False,
+                                  extra_action_delay_ms=min(delay_ms, 1000.0 * policy.policy_dt))  # fmt: skip
             for scenario in run_suite(policy, policy.cfg, vcfg).values():
                 ret.append(scenario["metrics"]["return"])
                 falls.append(scenario["metrics"]["fall_rate"])
-        results[name] = {
-            "delay_ms": delay_ms,
-            "mean_return": float(np.mean(ret)),
-            "fall_rate": float(np.mean(falls)),
-            "suites": suites,
-        }
+        results[name] = {"delay_ms": delay_ms, "mean_return": float(np.mean(ret)), "fall_rate": float(np.mean(falls)),
+                         "suites": [s.name for s in suites]}  # fmt: skip
     base = results["onnx_fp32"]
     for r in results.values():
         worse_return = r["mean_return"] < base["mean_return"] - 0.03 * abs(base["mean_return"])

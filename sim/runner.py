@@ -44,8 +44,13 @@ def scenario_parts(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Valida
     env.commands = dataclasses.replace(env.commands, fixed=[list(map(float, c)) for c in vcfg.commands.values()])
     randomization = _merge(presets.load("randomization", "none"), scenario.randomization, "scenario.randomization")
     if vcfg.extra_action_delay_ms > 0:
+        # the task models delays of up to one policy step
+        cap = 1000.0 * env.sim.physics_dt * env.sim.decimation
         low, high = randomization.action_delay_ms or [0.0, 0.0]
-        randomization.action_delay_ms = [low + vcfg.extra_action_delay_ms, high + vcfg.extra_action_delay_ms]
+        randomization.action_delay_ms = [
+            min(low + vcfg.extra_action_delay_ms, cap),
+            min(high + vcfg.extra_action_delay_ms, cap),
+        ]
     assert isinstance(randomization, RandomizationConfig)
     terrain = _merge(parts["terrain"], {"curriculum": False, **scenario.terrain}, "scenario.terrain")
     return {"env": env, "robot": parts["robot"], "randomization": randomization, "terrain": terrain}
