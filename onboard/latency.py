@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
-CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off"]
+CFLAGS = ["-O3", "-march=native", "-std=c99", "-ffp-contract=off"]  # int8 dot products vectorize; fp32 keeps its order
 
 
 def percentiles(ns: np.ndarray) -> dict[str, float]:
