@@ -98,7 +98,8 @@ int main(int c, char **v) { int n = atoi(v[1]), q = atoi(v[2]); FILE *f = fopen(
             subprocess.run(
                 [
                     "gcc",
-                    "-O2",
+                    "-O3",
+                    "-mcpu=native" if platform.machine() in ("aarch64", "arm64") else "-march=native",
                     "-std=c99",
                     f"-I{HERE}",
                     str(HERE / "policy.c"),
