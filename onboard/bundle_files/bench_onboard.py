@@ -50,11 +50,8 @@ def main():
     parser.add_argument("--budget-us", type=float, default=None)
     args = parser.parse_args()
     manifest = json.loads((HERE / "manifest.json").read_text())
-    budget = (
-        args.budget_us
-        or manifest["device"]["control_rate_hz"]
-        and 1e6 / manifest["device"]["control_rate_hz"] * manifest["device"]["budget_share"]
-    )
+    device = manifest["device"]
+    budget = args.budget_us or 1e6 / device["control_rate_hz"] * device["budget_share"]
     calib = np.load(HERE / "calibration_obs.npy")
     obs = calib[np.arange(args.calls) % len(calib)].astype(np.float32)
     results = {}
