@@ -24,8 +24,16 @@ def main(cfg: DictConfig) -> None:
             out.rmdir()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    main.gates_failed = code == 1
     sys.exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as exit_:
+        # Hydra exits 1 on its own config errors (unknown suite, bad override): that is bad input, 2 like ours;
+        # 1 stays the answer "a gate failed"
+        if exit_.code == 1 and not getattr(main, "gates_failed", False):
+            sys.exit(2)
+        raise

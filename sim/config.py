@@ -58,6 +58,8 @@ class ValidateConfig:
     """Extra gates for every scenario."""
     seed: int = 0
     video: bool = True
+    video_s: float = 5.0
+    """Length of the nominal video (s)."""
     nthread: int = 0
     extra_action_delay_ms: float = 0.0
     """Action delay added to every scenario, e.g. a device's estimated inference latency."""

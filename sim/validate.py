@@ -44,7 +44,7 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
             from sim.video import record
 
             nominal = vcfg.suite.scenarios.get("nominal", ScenarioConfig())
-            video = record(policy, scenario_parts(train_cfg, nominal, vcfg), out / "nominal.mp4")
+            video = record(policy, scenario_parts(train_cfg, nominal, vcfg), out / "nominal.mp4", seconds=vcfg.video_s)
     report = {
         "schema_version": 1,
         "policy": {**{k: v for k, v in policy.source.items() if k in ("path", "env", "algo")}, "kind": kind},

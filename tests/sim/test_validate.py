@@ -43,22 +43,24 @@ def test_report_json_validates_and_is_deterministic(quad_run, tmp_path):
     written = json.loads((tmp_path / "a" / "report.json").read_text())
     jsonschema.validate(written, schema)
     assert list(written["scenarios"]) == ["payload", "latency_20ms"]
-    assert first["scenarios"] == {
-        k: {**v, "seconds": second["scenarios"][k]["seconds"]} for k, v in second["scenarios"].items()
-    }
+
+    def numbers(report):
+        return {k: {m: v for m, v in sc.items() if m != "seconds"} for k, sc in report["scenarios"].items()}
+
+    assert numbers(first) == numbers(second)
     assert set(written["scenarios"]["payload"]["commands"]) == {"forward", "lateral", "turning", "standing", "mixed"}
     for name in ("report.md", "report.html", "plots/fall_rate.png"):
         assert (tmp_path / "a" / name).is_file()
 
 
 def test_gate_that_must_fail_exits_1_and_passing_gates_exit_0(quad_run, tmp_path):
-    failing = run_script("validate.py", f"policy={quad_run}", *FAST, "video=false", "gates=[episode_length<=0.0]",
+    failing = run_script("validate.py", f"policy={quad_run}", *FAST, "video=false", "gates=['episode_length<=0.0']",
                          f"hydra.run.dir={tmp_path / 'f'}")  # fmt: skip
     assert failing.returncode == 1 and "FAIL" in failing.stdout and "episode_length<=0" in failing.stdout
     report = json.loads((tmp_path / "f" / "report.json").read_text())
     assert report["gates_passed"] is False
     passing = run_script("validate.py", f"policy={quad_run}", *FAST, "video=false", "suite.scenarios.nominal.gates=[]",
-                         "gates=[fall_rate<=1.0]", f"hydra.run.dir={tmp_path / 'p'}")  # fmt: skip
+                         "gates=['fall_rate<=1.0']", f"hydra.run.dir={tmp_path / 'p'}")  # fmt: skip
     assert passing.returncode == 0, passing.stdout + passing.stderr
 
 
@@ -102,13 +104,13 @@ def test_a_policy_of_zeros_does_not_walk(quad_run):
 
 
 def test_video_is_made(quad_run, tmp_path):
-    result = run_script("validate.py", f"policy={quad_run}", *FAST, f"hydra.run.dir={tmp_path}")
+    result = run_script("validate.py", f"policy={quad_run}", *FAST, "video_s=2.0", f"hydra.run.dir={tmp_path}")
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["video"]["made"], report["video"]["reason"]
     import imageio.v3 as iio
 
     frames = iio.imread(tmp_path / report["video"]["path"])
-    assert frames.shape[0] >= 100 and frames.shape[-1] == 3 and frames.std() > 1.0
+    assert frames.shape[0] == 100 and frames.shape[-1] == 3 and frames.std() > 1.0
     assert result.returncode in (0, 1)
 
 
@@ -120,7 +122,7 @@ def test_gym_benchmark_policy(tmp_path):
         "validate.py",
         f"policy={run_dir}",
         "episodes=3",
-        "gates=[return_mean>=-1000]",
+        "gates=['return_mean>=-1000']",
         f"hydra.run.dir={tmp_path / 'v'}",
     )
     assert result.returncode == 0, result.stderr
@@ -132,14 +134,14 @@ def test_gym_benchmark_policy(tmp_path):
     (["policy=/nonexistent/run"], "error: policy: '/nonexistent/run' is neither a run directory"),
     (["suite=moon"], "Could not find 'suite/moon'"),
     (["scenarios=[nominal,mars]"], "error: scenarios: unknown scenario(s) ['mars'] in suite 'nominal'"),
-    (["gates=[fall_rate<=abc]"], "error: gates: 'abc' in 'fall_rate<=abc' is not a number"),
-    (["gates=[speed<=1]"], "error: gates: unknown metric 'speed'"),
+    (["gates=['fall_rate<=abc']"], "error: gates: 'abc' in 'fall_rate<=abc' is not a number"),
+    (["gates=['speed<=1']"], "error: gates: unknown metric 'speed'"),
 ])  # fmt: skip
 def test_bad_input_one_line_and_nothing_written(quad_run, tmp_path, args, expected):
     policy = [] if any(a.startswith("policy=") for a in args) else [f"policy={quad_run}"]
     out = tmp_path / "out"
     result = run_script("validate.py", *policy, *args, *FAST, f"hydra.run.dir={out}")
-    assert result.returncode not in (0, 1) and expected in result.stderr, result.stderr
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
     assert not out.exists()
 
 
