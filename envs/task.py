@@ -20,12 +20,11 @@ from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConf
 from envs.managers import ObservationManager, RewardManager, TerminationManager
 from envs.mdp import events
 from envs.mdp.commands import sample_commands, sample_resample_time
-from envs.mdp.state import State, quat_rotate_inverse
+from envs.mdp.state import State, projected_gravity
 from envs.robot import Scene, build_scene
 from envs.terrain import Terrain, update_levels
 
-_RECORD = ("qpos", "qvel", "sensordata", "actuator_force")
-_GRAVITY = np.array([0.0, 0.0, -1.0])
+_RECORD = ("qpos", "qvel", "sensordata")  # motor torque: read once after the call, not per substep
 
 
 @dataclass
@@ -136,13 +135,17 @@ class LocomotionTask:
     # ----------------------------------------------------------------------------------------------
     # state
 
-    def _current_rows(self) -> tuple[np.ndarray, ...]:
-        """qpos, qvel, sensordata, actuator_force of every simulation as it stands now."""
-        return (self.qpos.copy(), self.qvel.copy(), self.batch.bind("sensordata").copy(),
-                self.batch.bind("actuator_force").copy())  # fmt: skip
+    def _current_rows(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """qpos, qvel, sensordata, actuator_force of simulations ids (all by default) as they stand now."""
+        rows = slice(None) if ids is None else ids
+        return tuple(
+            np.array(a[rows])
+            for a in (self.qpos, self.qvel, self.batch.bind("sensordata"), self.batch.bind("actuator_force"))
+        )
 
-    def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray,
-               terminated: np.ndarray) -> State:  # fmt: skip
+    def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray, terminated: np.ndarray,
+               rows: np.ndarray | slice = slice(None)) -> State:  # fmt: skip
+        """The State of simulations `rows` from their physics arrays (rows of qpos, qvel, ...)."""
         sc = self.scene
         r = sc.root_qpos
         quat = qpos[:, r + 3 : r + 7]
@@ -155,21 +158,21 @@ class LocomotionTask:
             base_quat=quat,
             base_lin_vel=sens[:, sc.velocimeter],
             base_ang_vel=sens[:, sc.gyro],
-            projected_gravity=quat_rotate_inverse(quat, np.broadcast_to(_GRAVITY, (len(quat), 3))),
+            projected_gravity=projected_gravity(quat),
             base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
             joint_pos=qpos[:, sc.qpos_adr],
             joint_vel=joint_vel,
-            joint_acc=(joint_vel - self.joint_vel_prev) / self.dt,
+            joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
             torque=force,
             default_joint_pos=sc.default_joint_pos,
             joint_range=sc.joint_range,
-            torque_limit=self.randomizer.torque_limits(),
-            command=self.command,
-            action=self.action,
-            last_action=self.last_action,
+            torque_limit=self.randomizer.torque_limits()[rows],
+            command=self.command[rows],
+            action=self.action[rows],
+            last_action=self.last_action[rows],
             feet_contact=contact_found,
             feet_force=sens[:, sc.feet_contact[:, 1:]],
-            feet_air_time=self.feet_air_time,
+            feet_air_time=self.feet_air_time[rows],
             feet_first_contact=np.zeros_like(contact_found),
             base_contact=sens[:, sc.base_contact] > 0,
             terminated=terminated,
@@ -247,12 +250,11 @@ class LocomotionTask:
         self.joint_vel_prev[ids] = 0.0
         for sums in self.episode_sums.values():
             sums[ids] = 0.0
-        rows = self._current_rows()
         if self._prev is None:
-            self._prev = rows
+            self._prev = self._current_rows()
         else:
-            for prev, now in zip(self._prev, rows):
-                prev[ids] = now[ids]
+            for prev, now in zip(self._prev, self._current_rows(ids)):
+                prev[ids] = now
 
     # ----------------------------------------------------------------------------------------------
     # step
@@ -272,26 +274,28 @@ class LocomotionTask:
             failed[err.ids] = True
         failed |= self.batch.warning[:, :, 1].sum(axis=1) > warnings_before
         rec = tuple(self._out[k] for k in _RECORD)
-        r, rd = self.scene.root_qpos, self.scene.root_dof
-        finite = np.isfinite(rec[0]).all(axis=(1, 2)) & np.isfinite(rec[1]).all(axis=(1, 2))
-        failed |= ~finite
-        speed = np.abs(np.nan_to_num(self.qvel[:, rd : rd + 6], nan=np.inf)).max(axis=1)
-        failed |= speed > self.cfg.sim.max_base_speed
-        failed |= ~np.isfinite(self.qpos[:, r : r + 7]).all(axis=1)
+        # a non-finite value stays non-finite to the last substep, and a simulation whose warnings rise
+        # stops stepping: checking the final state is enough
+        rd = self.scene.root_dof
+        failed |= ~(np.isfinite(self.qpos).all(axis=1) & np.isfinite(self.qvel).all(axis=1))
+        with np.errstate(invalid="ignore"):
+            failed |= np.abs(self.qvel[:, rd : rd + 6]).max(axis=1) > self.cfg.sim.max_base_speed
         return rec, failed
 
     def step(self, action: np.ndarray) -> StepResult:
         """Advance every environment by one policy step."""
         n, sc = self.num_envs, self.scene
         clip = self.cfg.action_clip
-        action = np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(n, sc.num_joints), nan=0.0)
+        action = np.asarray(action, dtype=np.float64).reshape(n, sc.num_joints)
+        if not np.isfinite(action).all():
+            action = np.nan_to_num(action, nan=0.0)
         self.last_action = self.action
         self.action = np.clip(action, -clip, clip)
         target = sc.default_joint_pos + sc.robot.action_scale * self.action
         rec, diverged = self._simulate(target)
         self.target = target
-        qpos, qvel, sens, force = rec
-        last = tuple(x[:, -1] for x in rec)
+        # the torque the motors applied during the last substep
+        last = (*(x[:, -1] for x in rec), np.array(self.batch.bind("actuator_force")))
 
         self.episode_step += 1
         s = self._state(*last, terminated=np.zeros(n, dtype=bool))
@@ -336,8 +340,10 @@ class LocomotionTask:
             result.terminal_obs = self._rows(obs, ids)
             if self.autoreset:
                 self._reset_envs(ids)
-                fresh = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))
-                self._replace_rows(obs, ids, self._rows(fresh, ids))
+                fresh = self.observe(
+                    self._state(*self._current_rows(ids), terminated=np.zeros(len(ids), dtype=bool), rows=ids)
+                )
+                self._replace_rows(obs, ids, fresh)
         self._last_obs = obs
         return result
 
@@ -354,7 +360,7 @@ class LocomotionTask:
             value = now[rows, np.clip(idx, 0, dec - 1)]
             value[idx < 0] = prev[idx < 0]
             picked.append(value)
-        return self._state(*picked, terminated=current.terminated)
+        return self._state(*picked, current.torque, terminated=current.terminated)
 
     def _resample_commands(self) -> None:
         self.command_timer -= self.dt

@@ -99,3 +99,11 @@ def test_reward_manager_applies_weight_and_dt_once():
     total, parts = manager.compute(make_state(n=2, terminated=np.array([False, True])))
     assert total.tolist() == pytest.approx([2.0 * 0.02, 2.0 * 0.02 - 5.0 * 0.02])
     assert set(parts) == {"alive", "termination"}
+
+
+def test_closed_form_projected_gravity_matches_the_rotation():
+    from envs.mdp.state import projected_gravity
+
+    quat = np.random.default_rng(0).normal(size=(50, 4))
+    quat /= np.linalg.norm(quat, axis=1, keepdims=True)
+    np.testing.assert_allclose(projected_gravity(quat), quat_rotate_inverse(quat, np.tile([0, 0, -1.0], (50, 1))), atol=1e-12)
