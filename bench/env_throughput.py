@@ -38,7 +38,9 @@ def env_vs_raw(n_envs: int, seconds: float) -> float:
     task = venv.task
     rng = np.random.default_rng(0)
     venv.reset()
-    env_rate = timed(lambda: venv.step(np.clip(rng.normal(0, 0.3, (n_envs, 12)), -1, 1)), seconds) * n_envs
+
+    def env_step() -> None:
+        venv.step(np.clip(rng.normal(0, 0.3, (n_envs, 12)), -1, 1))
 
     raw = Batch(task.model, n_envs, task.batch.nthread, persistent=True)
     raw.qpos[:] = task.qpos
@@ -50,7 +52,12 @@ def env_vs_raw(n_envs: int, seconds: float) -> float:
         raw.ctrl[:] = sc.default_joint_pos + sc.robot.action_scale * np.clip(rng.normal(0, 0.3, (n_envs, 12)), -1, 1)
         raw.step(nstep=task.decimation, stage=mujoco.mjtStage.mjSTAGE_NONE)
 
-    physics_rate = timed(raw_step, seconds) * n_envs * task.decimation
+    # alternate the two, three times each, and compare medians: no side gets the warm or the cold machine
+    env_rates, raw_rates = [], []
+    for _ in range(3):
+        env_rates.append(timed(env_step, seconds / 3) * n_envs)
+        raw_rates.append(timed(raw_step, seconds / 3) * n_envs * task.decimation)
+    env_rate, physics_rate = float(np.median(env_rates)), float(np.median(raw_rates))
     ratio = env_rate * task.decimation / physics_rate
     print(
         f"threads {task.batch.nthread}, decimation {task.decimation}, {n_envs} envs: env {env_rate:,.0f} policy steps/s "
