@@ -17,7 +17,7 @@ _C_ACT = {
     "identity": "x",
     "tanh": "tanhf(x)",
     "relu": "(x > 0.0f ? x : 0.0f)",
-    "elu": "(x > 0.0f ? x : expm1f(x))",
+    "elu": "(x > 0.0f ? x : lf_expm1_neg(x))",
     "leaky_relu": "(x > 0.0f ? x : 0.01f * x)",
     "silu": "(x / (1.0f + expf(-x)))",
 }
@@ -48,7 +48,7 @@ class Int8MLP:
     def forward(self, obs: np.ndarray) -> np.ndarray:
         x = normalize(self.mlp, obs)
         for qw, ws, xs, b, act in zip(self.qweights, self.wscales, self.xscales, self.mlp.biases, self.mlp.activations):
-            xq = np.clip(np.rint(x / np.float32(xs)), -127, 127).astype(np.int32)
+            xq = np.clip(np.rint(x * np.float32(1.0 / xs)), -127, 127).astype(np.int32)
             acc = xq @ qw.astype(np.int32)
             x = activate(act, acc.astype(np.float32) * (ws * np.float32(xs)) + b)
         return output(self.mlp, x)
@@ -59,9 +59,22 @@ def normalize(mlp: MLP, obs: np.ndarray) -> np.ndarray:
     return np.clip((obs.astype(np.float32) - mlp.obs_mean.astype(np.float32)) * inv_std, -mlp.obs_clip, mlp.obs_clip)
 
 
+def expm1_neg(x: np.ndarray) -> np.ndarray:
+    """float32 mirror of the C's lf_expm1_neg, operation for operation, so the reference matches it exactly."""
+    f = np.float32
+    x = np.maximum(x.astype(f), f(-87.0))
+    n = np.rint(x * f(1.44269504))
+    r = (x - n * f(0.693145752)) - n * f(1.42860677e-06)
+    p = f(0.000198412701)
+    for c in (0.00138888892, 0.00833333377, 0.0416666679, 0.166666672, 0.5, 1.0, 1.0):
+        p = f(c) + r * p
+    scale = ((n.astype(np.int32) + 127) << 23).view(f)
+    return p * scale - f(1.0)
+
+
 def activate(name: str, x: np.ndarray) -> np.ndarray:
     return {"identity": lambda v: v, "tanh": np.tanh, "relu": lambda v: np.maximum(v, 0),
-            "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))), "leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
+            "elu": lambda v: np.where(v > 0, v, expm1_neg(np.minimum(v, 0))), "leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
             "silu": lambda v: v / (1 + np.exp(-v))}[name](x).astype(np.float32)  # fmt: skip
 
 
@@ -69,6 +82,21 @@ def output(mlp: MLP, x: np.ndarray) -> np.ndarray:
     if mlp.output == "tanh":
         return mlp.action_low + (np.tanh(x) + 1.0) * 0.5 * (mlp.action_high - mlp.action_low)
     return np.clip(x, mlp.action_low, mlp.action_high)
+
+
+# exp(x) - 1 for x <= 0 without a libm call, so that the activation loops vectorize: x = n ln2 + r with
+# |r| <= ln2/2, exp(r) by its Taylor polynomial to r^7 (error < 1e-7 relative), 2^n from the exponent bits
+_EXPM1 = """
+static inline float lf_expm1_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = rintf(x * 1.44269504f);
+    float r = (x - n * 0.693145752f) - n * 1.42860677e-06f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f
+              + r * (0.00138888892f + r * 0.000198412701f))))));
+    union { int32_t i; float f; } scale = { ((int32_t)n + 127) << 23 };
+    return p * scale.f - 1.0f;
+}
+"""
 
 
 def _array(name: str, values: np.ndarray, ctype: str) -> str:
@@ -105,8 +133,10 @@ def source(q: Int8MLP) -> str:
              _array("OBS_INV_STD", inv_std, "float"), f"static const float OBS_CLIP = {min(mlp.obs_clip, 3.0e38):.9e}f;\n",
              _array("ACT_LOW", mlp.action_low, "float"), _array("ACT_HIGH", mlp.action_high, "float")]  # fmt: skip
     for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
-        parts += [_array(f"W{i}", w.T.copy(), "float"), _array(f"B{i}", b, "float"), _array(f"QW{i}", q.qweights[i].T.copy(), "int8_t"),
-                  _array(f"WS{i}", q.wscales[i], "float"), f"static const float XS{i} = {q.xscales[i]:.9e}f;\n"]  # fmt: skip
+        wx = (q.wscales[i] * np.float32(q.xscales[i])).astype(np.float32)
+        parts += [_array(f"W{i}", w, "float"), _array(f"B{i}", b, "float"), _array(f"QW{i}", q.qweights[i], "int8_t"),
+                  _array(f"WX{i}", wx, "float"), f"static const float XI{i} = {np.float32(1.0 / q.xscales[i]):.9e}f;\n"]  # fmt: skip
+    parts.append(_EXPM1)
     for name, expr in _C_ACT.items():
         parts.append(f"static inline float act_{name}(float x) {{ return {expr}; }}\n")
     prologue = """
@@ -131,27 +161,30 @@ static void finish(const float *x, float *actions) {
     fp32 = ["\nint lf_policy_fp32(const float obs[LF_OBS_DIM], float actions[LF_ACTION_DIM]) {\n",
             "    float a[LF_WIDTH], b[LF_WIDTH];\n    if (normalize(obs, a)) return -1;\n"]  # fmt: skip
     int8 = ["\nint lf_policy_int8(const float obs[LF_OBS_DIM], float actions[LF_ACTION_DIM]) {\n",
-            "    float a[LF_WIDTH], b[LF_WIDTH];\n    int8_t xq[LF_WIDTH];\n    if (normalize(obs, a)) return -1;\n"]  # fmt: skip
+            "    float a[LF_WIDTH], b[LF_WIDTH];\n    int32_t xq[LF_WIDTH], acc[LF_WIDTH];\n    if (normalize(obs, a)) return -1;\n"]  # fmt: skip
     src, dst = "a", "b"
     for i, (w, act) in enumerate(zip(mlp.weights, mlp.activations)):
         n_in, n_out = w.shape
-        fp32.append(f"""    for (int o = 0; o < {n_out}; ++o) {{
-        const float *row = W{i} + o * {n_in};
-        float acc = B{i}[o];
-        for (int k = 0; k < {n_in}; ++k) acc += row[k] * {src}[k];
-        {dst}[o] = act_{act}(acc);
+        fp32.append(f"""    for (int o = 0; o < {n_out}; ++o) {dst}[o] = B{i}[o];
+    for (int k = 0; k < {n_in}; ++k) {{
+        const float xk = {src}[k], *w = W{i} + k * {n_out};
+        for (int o = 0; o < {n_out}; ++o) {dst}[o] += w[o] * xk;
     }}
+    for (int o = 0; o < {n_out}; ++o) {dst}[o] = act_{act}({dst}[o]);
 """)
         int8.append(f"""    for (int k = 0; k < {n_in}; ++k) {{
-        float q = rintf({src}[k] / XS{i});
-        xq[k] = (int8_t)(q < -127.0f ? -127.0f : (q > 127.0f ? 127.0f : q));
+        float q = rintf({src}[k] * XI{i});
+        q = q < -127.0f ? -127.0f : q;
+        q = q > 127.0f ? 127.0f : q;
+        xq[k] = (int32_t)q;
     }}
-    for (int o = 0; o < {n_out}; ++o) {{
-        const int8_t *row = QW{i} + o * {n_in};
-        int32_t acc = 0;
-        for (int k = 0; k < {n_in}; ++k) acc += (int32_t)row[k] * (int32_t)xq[k];
-        {dst}[o] = act_{act}((float)acc * (WS{i}[o] * XS{i}) + B{i}[o]);
+    for (int o = 0; o < {n_out}; ++o) acc[o] = 0;
+    for (int k = 0; k < {n_in}; ++k) {{
+        const int32_t xk = xq[k];
+        const int8_t *w = QW{i} + k * {n_out};
+        for (int o = 0; o < {n_out}; ++o) acc[o] += (int32_t)w[o] * xk;
     }}
+    for (int o = 0; o < {n_out}; ++o) {dst}[o] = act_{act}((float)acc[o] * WX{i}[o] + B{i}[o]);
 """)
         src, dst = dst, src
     fp32.append(f"    finish({src}, actions);\n    return 0;\n}}\n")

@@ -106,4 +106,6 @@ def test_closed_form_projected_gravity_matches_the_rotation():
 
     quat = np.random.default_rng(0).normal(size=(50, 4))
     quat /= np.linalg.norm(quat, axis=1, keepdims=True)
-    np.testing.assert_allclose(projected_gravity(quat), quat_rotate_inverse(quat, np.tile([0, 0, -1.0], (50, 1))), atol=1e-12)
+    np.testing.assert_allclose(
+        projected_gravity(quat), quat_rotate_inverse(quat, np.tile([0, 0, -1.0], (50, 1))), atol=1e-12
+    )
