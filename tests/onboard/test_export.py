@@ -181,3 +181,18 @@ def test_export_never_overwrites_a_bundle(exported, tmp_path):
     result = run_script("export.py", f"policy={run_dir}", f"out={bundle}", f"hydra.run.dir={tmp_path / 'r'}")
     assert result.returncode == 2 and "exists and is not empty" in result.stderr
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+
+
+def test_bench_onboard_runs_inside_the_bundle(exported, tmp_path):
+    import shutil
+
+    _, bundle, _ = exported
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    out = subprocess.run([sys.executable, "bench_onboard.py", "--calls", "2000"], cwd=copy, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads((copy / "latency_device.json").read_text())
+    assert report["measured"] is True and report["budget_us"] == pytest.approx(5000.0)
+    assert {"numpy", "onnx_fp32", "onnx_int8", "c_fp32", "c_int8"} <= set(report["artifacts"])
+    assert all(a["host"]["calls"] == 2000 for a in report["artifacts"].values())
+    assert "trtexec" in (copy / "trt_build.sh").read_text() and "--int8" in (copy / "trt_build.sh").read_text()
