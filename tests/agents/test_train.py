@@ -138,3 +138,25 @@ def test_local_multirun(tmp_path):
         json.loads(p.read_text())["env"] + f":{json.loads(p.read_text())['seed']}" for p in sweep.glob("*/run.json")
     )
     assert runs == ["Hopper-v5:0", "Hopper-v5:1", "Walker2d-v5:0", "Walker2d-v5:1"], result.stdout
+
+
+def test_local_parallel_multirun_with_joblib(tmp_path):
+    sweep = tmp_path / "joblib"
+    run_script("train.py", "-m", "hydra/launcher=local", "seed=3,4", "env=hopper", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
+               "+algo.hyperparams.batch_size=64", "total_timesteps=128", "n_envs=1", "eval_every=0", "checkpoint_every=0",
+               "progress=false", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
+    assert sorted(json.loads(p.read_text())["seed"] for p in sweep.glob("*/run.json")) == [3, 4]
+
+
+def test_slurm_launcher_config_composes():
+    out = run_script(
+        "train.py",
+        "hydra/launcher=slurm",
+        "hydra.launcher.partition=gpu",
+        "--cfg",
+        "hydra",
+        "-p",
+        "hydra.launcher",
+        check=True,
+    )
+    assert "SlurmLauncher" in out.stdout and "timeout_min: 240" in out.stdout and "partition: gpu" in out.stdout

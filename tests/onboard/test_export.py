@@ -189,7 +189,9 @@ def test_bench_onboard_runs_inside_the_bundle(exported, tmp_path):
     _, bundle, _ = exported
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
-    out = subprocess.run([sys.executable, "bench_onboard.py", "--calls", "2000"], cwd=copy, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "bench_onboard.py", "--calls", "2000"], cwd=copy, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads((copy / "latency_device.json").read_text())
     assert report["measured"] is True and report["budget_us"] == pytest.approx(5000.0)
