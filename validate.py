@@ -1,7 +1,11 @@
 """Simulation computer: `python validate.py policy=<run_dir|bundle_dir> suite=<name>` (configs/validate.yaml)."""
 
+import os
 import sys
 from pathlib import Path
+
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless: offscreen rendering for the video (set before mujoco loads)
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
