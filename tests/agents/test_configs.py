@@ -1,0 +1,46 @@
+"""Every shipped config composes and passes the start-up checks; group interplay works as documented."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from agents.config import register
+from agents.trainer import validate
+from envs import presets
+from tests.conftest import REPO
+
+
+def train_config(*overrides: str):
+    register()
+    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("experiment", presets.available("experiment"))
+def test_every_experiment_preset_composes_and_validates(experiment):
+    cfg = train_config(f"+experiment={experiment}")
+    validate(cfg)
+    env, algo = experiment.rsplit("_", 1)
+    assert cfg.env.kind == "gym" and cfg.algo.name == algo and cfg.n_envs == 1
+    if algo == "sac":
+        assert cfg.algo.hyperparams.learning_starts == 10000
+
+
+@pytest.mark.parametrize("env", presets.available("env"))
+@pytest.mark.parametrize("algo", ["ppo", "ppo_sb3", "sac", "td3", "tqc"])
+def test_every_env_and_algo_composes(env, algo):
+    validate(train_config(f"env={env}", f"algo={algo}"))
+
+
+def test_rough_env_brings_rough_terrain_and_the_command_line_wins():
+    assert train_config().terrain.kind == "plane"
+    rough = train_config("env=quadruped_rough")
+    assert rough.terrain.kind == "rough" and rough.env.id == "LocoForge/QuadrupedRough-v0"
+    assert rough.env.rewards.flat_orientation_l2.weight == -0.5
+    assert train_config("env=quadruped_rough", "terrain=stairs").terrain.kind == "stairs"
+
+
+def test_device_is_torch_device_for_train():
+    assert train_config("device=cuda").device == "cuda"
+    assert train_config("device=cpu").device == "cpu"
