@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.evaluation import track_velocity  # noqa: E402
+from sim.tracking import track_velocity  # noqa: E402
 
 
 def main() -> None:
