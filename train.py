@@ -1,36 +1,6 @@
 """Training computer: `python train.py [overrides]` learns a locomotion policy (see configs/train.yaml)."""
 
-import sys
-from pathlib import Path
-
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-
-from agents.config import register
-
-register()
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="train")
-def main(cfg: DictConfig) -> None:
-    from agents.checkpoint import CheckpointError
-    from agents.trainer import train
-
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    try:
-        run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
-    except (ValueError, FileNotFoundError, CheckpointError) as err:
-        if run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # made by Hydra for this call only
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(
-        f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "
-        f"steps/s: {run['steps_per_second']:.0f}  params: {run['params_hash'][:12]}"
-    )
-
+from agents.cli import main
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ from sb3_contrib import TQC
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from agents.config import AlgoConfig
@@ -35,6 +35,20 @@ def validate(cfg: AlgoConfig) -> None:
             raise ValueError(
                 f"algo.hyperparams: '{key}' is not a {cfg.name} hyperparameter; accepted: {', '.join(sorted(accepted))}"
             )
+    policy_cls = ALGOS[cfg.name].policy_aliases.get(cfg.policy)
+    if policy_cls is None:
+        raise ValueError(f"algo.policy: unknown '{cfg.policy}'; accepted: {', '.join(ALGOS[cfg.name].policy_aliases)}")
+    policy_params = set(inspect.signature(policy_cls.__init__).parameters)
+    accepted = policy_params - {"self", "observation_space", "action_space", "lr_schedule", "args", "kwargs"}
+    for key in cfg.policy_kwargs:
+        if key not in accepted:
+            raise ValueError(f"algo.policy_kwargs: '{key}' is not an argument of {policy_cls.__name__}; "
+                             f"accepted: {', '.join(sorted(accepted))}")  # fmt: skip
+    accepted = set(inspect.signature(VecNormalize.__init__).parameters) - {"self", "venv"}
+    for key in cfg.normalize_kwargs:
+        if key not in accepted:
+            raise ValueError(f"algo.normalize_kwargs: '{key}' is not a VecNormalize argument; "
+                             f"accepted: {', '.join(sorted(accepted))}")  # fmt: skip
     act = cfg.policy_kwargs.get("activation_fn")
     if act is not None and act not in ACTIVATIONS:
         raise ValueError(f"algo.policy_kwargs.activation_fn: unknown '{act}'; accepted: {', '.join(ACTIVATIONS)}")

@@ -16,7 +16,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from tqdm import tqdm
 
-from agents.rundir import atomic_write
+from common.io import atomic_write
 
 EVAL_HEADER = "step,mean_return,std_return,mean_length\n"
 
@@ -53,6 +53,13 @@ class EvalCallback(PeriodicCallback):
             rows = self.csv.read_text().splitlines()[1:]
             if rows:
                 self.best = max(float(r.split(",")[1]) for r in rows)
+
+    def finish(self) -> None:
+        """A last evaluation at the final step unless one was just made: every run ends with an eval.csv row."""
+        self.num_timesteps = self.model.num_timesteps
+        rows = self.csv.read_text().splitlines()[1:] if self.csv.is_file() else []
+        if not rows or int(rows[-1].split(",")[0]) < self.num_timesteps:
+            self._evaluate()
 
     def _evaluate(self) -> None:
         train_env = self.model.get_env()

@@ -15,9 +15,9 @@ import numpy as np
 import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from agents.rundir import sha256_file
+from common.io import sha256_file
 
 PREFIX = "step_"
 
@@ -26,14 +26,31 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be trusted or used."""
 
 
-def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": th.get_rng_state()}
+def env_rng(env: VecEnv | None) -> np.random.Generator | None:
+    """The batched task's random stream (commands, randomization, noise, spawn), or None for other envs."""
+    if env is None:
+        return None
+    try:
+        rng = env.get_attr("rng", [0])[0]
+    except AttributeError:
+        return None
+    return rng if isinstance(rng, np.random.Generator) else None
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def rng_state(env: VecEnv | None = None) -> dict[str, Any]:
+    """Every random stream a continued run draws from: Python, NumPy, torch and the task's own."""
+    rng = env_rng(env)
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": th.get_rng_state()}
+    return {**state, "env": rng.bit_generator.state if rng is not None else None}
+
+
+def set_rng_state(state: dict[str, Any], env: VecEnv | None = None) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     th.set_rng_state(state["torch"])
+    rng = env_rng(env)
+    if rng is not None and state.get("env") is not None:
+        rng.bit_generator.state = state["env"]
 
 
 def save(
@@ -55,7 +72,7 @@ def save(
     if save_replay_buffer and isinstance(model, OffPolicyAlgorithm):
         model.save_replay_buffer(tmp / "replay_buffer.pkl")
     with open(tmp / "rng.pkl", "wb") as f:
-        pickle.dump(rng_state(), f)
+        pickle.dump(rng_state(model.get_env()), f)
     files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
     (tmp / "meta.json").write_text(json.dumps({"step": step, "files": files}, indent=2))
     os.replace(tmp, final)

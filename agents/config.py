@@ -46,7 +46,7 @@ class TrainConfig:
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     seed: int = 0
     total_timesteps: int = 1_000_000
-    n_envs: int = 1
+    num_envs: int = 1
     checkpoint_every: int = 100_000
     """Environment steps between checkpoints (0: only the final model)."""
     keep_checkpoints: int = 3
@@ -55,7 +55,7 @@ class TrainConfig:
     """Environment steps between deterministic evaluations (0: none)."""
     eval_episodes: int = 10
     eval_envs: int = 0
-    """Environments of the evaluation env (0: min(eval_episodes, n_envs))."""
+    """Environments of the evaluation env (0: min(eval_episodes, num_envs))."""
     device: str = "auto"
     """Torch device: cpu, cuda or auto."""
     torch_threads: int = 0

@@ -20,8 +20,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from agents import algos, checkpoint
 from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
 from agents.config import DEVICES, load_saved
-from agents.rundir import atomic_write, git_commit, is_run_dir, now, params_hash, sha256_text, versions, write_json
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from agents.rundir import params_hash
+from common.io import atomic_write, git_commit, is_run_dir, now, sha256_text, versions, write_json
 
 KINDS = ("gym", "locoforge")
 
@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 def validate(cfg: DictConfig) -> None:
     """Semantic checks the schema's types cannot express; each failure is one line."""
-    for key in ("total_timesteps", "n_envs", "eval_episodes"):
+    for key in ("total_timesteps", "num_envs", "eval_episodes"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key}: must be > 0, got {cfg[key]}")
     for key in ("checkpoint_every", "eval_every", "keep_checkpoints", "eval_envs", "torch_threads"):
@@ -61,31 +61,27 @@ def seed_everything(seed: int) -> None:
     th.manual_seed(seed)
 
 
-def task_parts(cfg: DictConfig) -> dict[str, Any]:
-    """The four dataclasses the LocoForge task is built from."""
-    env = OmegaConf.to_object(cfg.env)
-    assert isinstance(env, EnvConfig)
-    if cfg.algo.name in algos.OFF_POLICY and env.critic_observations:
-        # SB3's off-policy policies read every key of a Dict observation: keep privileged terms out of the actor
-        env.critic_observations = {}
-    parts = {"env": env, "robot": OmegaConf.to_object(cfg.robot), "randomization": OmegaConf.to_object(cfg.randomization),
-             "terrain": OmegaConf.to_object(cfg.terrain)}  # fmt: skip
-    assert isinstance(parts["robot"], RobotConfig) and isinstance(parts["terrain"], TerrainConfig)
-    assert isinstance(parts["randomization"], RandomizationConfig)
-    return parts
+def drop_privileged_for_off_policy(cfg: DictConfig) -> None:
+    """SB3's off-policy policies read every key of a Dict observation: such runs train without critic terms.
+
+    Applied before the config is saved, so that config.yaml describes the task the policy really saw.
+    """
+    if cfg.env.kind == "locoforge" and cfg.algo.name in algos.OFF_POLICY and cfg.env.critic_observations:
+        cfg.env.critic_observations = {}
 
 
-def make_env(cfg: DictConfig, n_envs: int, seed: int) -> VecEnv:
+def make_env(cfg: DictConfig, num_envs: int, seed: int) -> VecEnv:
     """The vectorized env of a config, wrapped in VecMonitor (episode returns and lengths)."""
     if cfg.env.kind == "gym":
         vec_cls = SubprocVecEnv if cfg.vec_env == "subproc" else DummyVecEnv
         kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
-        venv = make_vec_env(cfg.env.id, n_envs=n_envs, seed=seed, vec_env_cls=vec_cls, env_kwargs=kwargs)
+        venv = make_vec_env(cfg.env.id, n_envs=num_envs, seed=seed, vec_env_cls=vec_cls, env_kwargs=kwargs)
         return venv  # make_vec_env wraps each env in Monitor already
+    from envs import task_config
     from envs.task import LocomotionTask
     from envs.vec_env import BatchedVecEnv
 
-    venv = BatchedVecEnv(LocomotionTask(**task_parts(cfg), num_envs=n_envs, seed=seed))
+    venv = BatchedVecEnv(LocomotionTask(task_config(cfg), num_envs=num_envs, seed=seed))
     venv.seed(seed)
     return VecMonitor(venv)
 
@@ -148,13 +144,14 @@ def train(
             f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it, or another dir"
         )
     validate(cfg)
+    drop_privileged_for_off_policy(cfg)
     ckpt = checkpoint.latest(run_dir) if cfg.resume else None
     if cfg.resume and ckpt is None:
         raise ConfigError(f"resume: '{run_dir}' has no complete checkpoint to continue from")
 
     seed_everything(cfg.seed)
     # building the env checks the robot, task, randomization and terrain configs before anything is written
-    env = _normalize(cfg, make_env(cfg, cfg.n_envs, cfg.seed), training=True)
+    env = _normalize(cfg, make_env(cfg, cfg.num_envs, cfg.seed), training=True)
 
     # everything below only writes into the run directory
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,8 +188,12 @@ def train(
         )
         if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
             model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+        # SB3 resets a loaded model's env when learning starts: reset here instead, then continue every random
+        # stream (the task's too) from where the checkpoint left it
+        model._last_obs = env.reset()
+        model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
         with open(ckpt / "rng.pkl", "rb") as f:
-            checkpoint.set_rng_state(pickle.load(f))
+            checkpoint.set_rng_state(pickle.load(f), env)
         truncate_eval_csv(run_dir, model.num_timesteps)
     else:
         model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
@@ -203,10 +204,12 @@ def train(
     if cfg.checkpoint_every > 0:
         callbacks.append(PeriodicCallback(
             cfg.checkpoint_every, lambda: checkpoint.save(run_dir, model, vecnorm, cfg.save_replay_buffer, cfg.keep_checkpoints)))  # fmt: skip
+    evaluation = None
     if cfg.eval_every > 0:
-        n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.n_envs)
+        n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.num_envs)
         eval_env = _normalize(cfg, make_env(cfg, n_eval, cfg.seed + 10_000), training=False)
-        callbacks.append(EvalCallback(eval_env, cfg.eval_every, cfg.eval_episodes, run_dir))
+        evaluation = EvalCallback(eval_env, cfg.eval_every, cfg.eval_episodes, run_dir)
+        callbacks.append(evaluation)
     if cfg.progress:
         callbacks.append(ProgressCallback(cfg.total_timesteps))
 
@@ -215,6 +218,9 @@ def train(
     if remaining > 0:
         model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=ckpt is None, tb_log_name="tb")
     elapsed = time.perf_counter() - t0
+    if evaluation is not None:
+        evaluation.init_callback(model)
+        evaluation.finish()
 
     tmp = run_dir / ".model.tmp.zip"
     model.save(tmp)

@@ -33,7 +33,7 @@ def plain_sb3(experiment: str, steps: int, seed: int) -> float:
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[f"+experiment={experiment}"])
     hyper = OmegaConf.to_container(cfg.algo.hyperparams)
-    env = make_vec_env(cfg.env.id, n_envs=cfg.n_envs, seed=seed)
+    env = make_vec_env(cfg.env.id, n_envs=cfg.num_envs, seed=seed)
     if cfg.algo.normalize:
         gamma = hyper.get("gamma", 0.99)
         env = VecNormalize(env, gamma=gamma)

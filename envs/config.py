@@ -1,7 +1,7 @@
 """Structured configs for the locomotion task: robot, task terms, randomization, terrain.
 
 These dataclasses are the schema Hydra validates `configs/` against, so a misspelt key or a wrong type
-fails at start-up. They are plain dataclasses: `envs` never needs Hydra to run.
+fails at start-up. `TaskConfig` groups the four sections a task is built from (`configs/task.yaml`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ class RobotConfig:
     spawn_height: float = 0.3
     """Base height above the ground at reset (m)."""
     nominal_height: float = 0.28
-    """Base height when standing (m), for the height reward term."""
+    """Base height when standing (m): the height reward's default target."""
+    min_base_height: float = 0.12
+    """A base lower than this above the ground (m) has fallen: the height termination's default."""
 
 
 @dataclass
@@ -179,3 +181,13 @@ class EnvConfig:
     """Privileged terms for the critic; empty: the critic sees the policy's observation."""
     rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
     terminations: dict[str, TerminationConfig] = field(default_factory=dict)
+
+
+@dataclass
+class TaskConfig:
+    """Everything a locomotion task is built from: train.py's config and a run's config.yaml hold these four."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)

@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from envs.config import TaskConfig
 from envs.task import LocomotionTask
 from envs.vec_env import spaces_of
 
@@ -17,10 +17,8 @@ class LocomotionEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
-    def __init__(self, env: EnvConfig, robot: RobotConfig, randomization: RandomizationConfig,
-                 terrain: TerrainConfig, render_mode: str | None = None, width: int = 480,
-                 height: int = 360) -> None:  # fmt: skip
-        self.task = LocomotionTask(env, robot, randomization, terrain, num_envs=1, autoreset=False, nthread=1)
+    def __init__(self, cfg: TaskConfig, render_mode: str | None = None, width: int = 480, height: int = 360) -> None:
+        self.task = LocomotionTask(cfg, num_envs=1, autoreset=False, nthread=1)
         self.observation_space, self.action_space = spaces_of(self.task)
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.task.dt))}
         self.render_mode = render_mode
@@ -42,13 +40,11 @@ class LocomotionEnv(gym.Env):
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
             return None
-        import mujoco
+        from envs.render import TaskRenderer
 
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.task.model, *self._size)
-        data = self.task.batch.get_data(0)
-        self._renderer.update_scene(data, camera="track")
-        return self._renderer.render()
+            self._renderer = TaskRenderer(self.task, *self._size)
+        return self._renderer.render(0)
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -1,51 +1,128 @@
-"""Named presets from `configs/` (robot, randomization, terrain, env), loaded without Hydra.
+"""Task configs composed by Hydra from the shipped `configs/` (the same files and defaults lists as train.py).
 
-The YAML files under `configs/` are the single home of presets: Hydra composes them for `train.py`, and
-this loader reads the same files so that `envs.make_vec` and the Gymnasium ids work on their own.
+`task_config` is the one way from any config source to a typed `TaskConfig`: the presets of a task, train.py's
+composed config, or a run's saved config.yaml, with overrides by preset name, YAML file, dict or dataclass.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from common.configs import available, compose
+from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TaskConfig, TerrainConfig
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 SCHEMAS: dict[str, type] = {
+    "env": EnvConfig,
     "robot": RobotConfig,
     "randomization": RandomizationConfig,
     "terrain": TerrainConfig,
-    "env": EnvConfig,
 }
 T = TypeVar("T")
 
 
-def available(group: str) -> list[str]:
-    """Names of the presets of a config group."""
-    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+def register() -> None:
+    """Make the TaskConfig schema available to Hydra as `task_schema` (configs/task.yaml starts from it)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="task_schema", node=TaskConfig)
 
 
-def load(group: str, name: str, schema: type | None = None) -> Any:
-    """The preset `configs/<group>/<name>.yaml` as its dataclass (the group's schema unless given)."""
-    path = CONFIGS / group / f"{name}.yaml"
-    if not path.is_file():
-        raise ValueError(f"{group}: unknown preset '{name}'; accepted: {', '.join(available(group))}")
-    schema = schema or SCHEMAS[group]
-    raw = OmegaConf.load(path)
-    # a preset may extend another of its group (Hydra's defaults list); other entries are Hydra's alone
-    bases = [load(group, d, schema) for d in raw.pop("defaults", []) if isinstance(d, str) and d != "_self_"]
-    merged = OmegaConf.merge(OmegaConf.structured(schema), *bases, raw)
-    return OmegaConf.to_object(merged)
-
-
-def coerce(value: Any, schema: type[T], group: str) -> T:
-    """Accept a dataclass, a preset name or a dict for a config group; return the dataclass."""
+def typed(value: Any, schema: type[T], where: str) -> T:
+    """A dataclass from a mapping merged over the schema's defaults; a wrong key or type fails in one line."""
     if isinstance(value, schema):
-        return value
+        return copy.deepcopy(value)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), value)
+        return OmegaConf.to_object(merged)
+    except Exception as err:  # omegaconf's messages run over several lines: keep the first
+        raise ValueError(f"{where}: {str(err).splitlines()[0]}") from None
+
+
+def _compose_task(choices: list[str]) -> TaskConfig:
+    register()
+    from hydra.errors import HydraException
+
+    try:
+        cfg = compose("task", choices)
+    except HydraException as err:
+        for choice in choices:
+            group, name = choice.split("=", 1)
+            if name not in available(group):
+                raise ValueError(f"{group}: unknown preset '{name}'; accepted: {', '.join(available(group))}") from None
+        raise ValueError(f"task config: {str(err).splitlines()[0]}") from None
+    return OmegaConf.to_object(cfg)
+
+
+def load(group: str, name: str) -> Any:
+    """The preset `configs/<group>/<name>.yaml` of a task section, composed and typed."""
+    if group not in SCHEMAS:
+        raise ValueError(f"task config: unknown section '{group}'; accepted: {', '.join(SCHEMAS)}")
+    return getattr(_compose_task([f"{group}={name}"]), group)
+
+
+def _is_yaml_file(value: Any) -> bool:
+    return isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml"))
+
+
+def _section(group: str, value: Any, current: Any) -> Any:
+    """A section override: a dataclass, a preset name, a YAML file (the whole section), or a dict over `current`."""
+    schema = SCHEMAS[group]
+    if isinstance(value, schema):
+        return copy.deepcopy(value)
+    if _is_yaml_file(value):
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(f"{group}: '{value}' is not a file")
+        return typed(OmegaConf.load(path), schema, f"{group} ({path})")
     if isinstance(value, str):
         return load(group, value)
-    merged = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.create(dict(value)))
-    return OmegaConf.to_object(merged)
+    if isinstance(value, Mapping) or OmegaConf.is_dict(value):
+        return typed(OmegaConf.merge(OmegaConf.structured(current), value), schema, group)
+    raise ValueError(f"{group}: give a preset name, a YAML file, a dict or a {schema.__name__}, got {type(value).__name__}")
+
+
+def task_config(source: Any = None, **overrides: Any) -> TaskConfig:
+    """The typed config of a task.
+
+    Args:
+        source: None or an env preset name (composed from configs/task.yaml with its defaults), a TaskConfig,
+            or a mapping holding env, robot, randomization and terrain (train.py's config, a run's config.yaml).
+        **overrides: `env`, `robot`, `randomization`, `terrain` as a preset name, a YAML file, a dict merged over
+            the section or a dataclass; any EnvConfig field (`sim`, `commands`, `rewards`, ...) merged into env.
+    """
+    env_fields = {f.name for f in dataclasses.fields(EnvConfig)}
+    unknown = [k for k in overrides if k not in SCHEMAS and k not in env_fields]
+    if unknown:
+        raise ValueError(f"task config: unknown override(s) {unknown}; accepted: {', '.join(SCHEMAS)}, "
+                         f"{', '.join(sorted(env_fields))}")  # fmt: skip
+    if source is None or isinstance(source, str):
+        # preset names go to Hydra together, so that an env preset's defaults (its terrain) and the caller's
+        # explicit choices combine as they do on train.py's command line
+        choices = [f"env={source}"] if source else []
+        for group in SCHEMAS:
+            value = overrides.get(group)
+            if isinstance(value, str) and not _is_yaml_file(value):
+                choices.append(f"{group}={overrides.pop(group)}")
+        cfg = _compose_task(choices)
+    elif isinstance(source, TaskConfig):
+        cfg = copy.deepcopy(source)
+    else:
+        missing = [g for g in SCHEMAS if g not in source]
+        if missing:
+            raise ValueError(f"task config: sections {missing} missing; a task needs {', '.join(SCHEMAS)}")
+        cfg = TaskConfig(**{g: typed(source[g], SCHEMAS[g], g) for g in SCHEMAS})
+    for group in SCHEMAS:
+        if group in overrides:
+            setattr(cfg, group, _section(group, overrides.pop(group), getattr(cfg, group)))
+    if overrides:  # EnvConfig fields; a partial dict (sim={"decimation": 10}) keeps the other fields
+        cfg.env = typed(OmegaConf.merge(OmegaConf.structured(cfg.env), overrides), EnvConfig, "env")
+    return cfg
+
+
+__all__ = ["SCHEMAS", "available", "load", "register", "task_config", "typed"]

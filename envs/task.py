@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 from mujoco.batch import Batch, SimulationError
 
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from envs.config import EnvConfig, TaskConfig
 from envs.managers import ObservationManager, RewardManager, TerminationManager
 from envs.mdp import events
 from envs.mdp.commands import sample_commands, sample_resample_time
@@ -58,18 +58,11 @@ class LocomotionTask:
     """All environments of the task; `step` takes (n, num_joints) actions in [-action_clip, action_clip]."""
 
     def __init__(
-        self,
-        env: EnvConfig,
-        robot: RobotConfig,
-        randomization: RandomizationConfig,
-        terrain: TerrainConfig,
-        num_envs: int,
-        seed: int = 0,
-        autoreset: bool = True,
-        nthread: int | None = None,
+        self, cfg: TaskConfig, num_envs: int, seed: int = 0, autoreset: bool = True, nthread: int | None = None
     ) -> None:
         if num_envs < 1:
-            raise ValueError(f"n_envs: must be >= 1, got {num_envs}")
+            raise ValueError(f"num_envs: must be >= 1, got {num_envs}")
+        env, robot, randomization, terrain = cfg.env, cfg.robot, cfg.randomization, cfg.terrain
         _validate(env)
         self.cfg = env
         self.num_envs = num_envs
@@ -99,7 +92,7 @@ class LocomotionTask:
 
         n, nj, nf = num_envs, self.scene.num_joints, len(self.scene.feet_contact)
         self.action = np.zeros((n, nj))
-        self.last_action = np.zeros((n, nj))
+        self.action_before = np.zeros((n, nj))
         self.target = np.tile(self.scene.default_joint_pos, (n, 1))
         self.command = np.zeros((n, 3))
         self.command_timer = np.zeros(n)
@@ -117,7 +110,9 @@ class LocomotionTask:
         self.render_mode = None
         self.last_state: State | None = None
         self._prev: tuple[np.ndarray, ...] | None = None  # the last substep of the previous step, for obs delays
-        self._out: dict | None = None
+        # rollout records, allocated once: a simulation error on the very first step still leaves them readable
+        m, dec = self.model, self.decimation
+        self._out = {k: np.zeros((n, dec, size)) for k, size in zip(_RECORD, (m.nq, m.nv, m.nsensordata))}
 
         self.reward_manager = RewardManager(env.rewards, "env.rewards")
         self.termination_manager = TerminationManager(env.terminations, "env.terminations")
@@ -165,13 +160,14 @@ class LocomotionTask:
             joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
             torque=force,
             default_joint_pos=sc.default_joint_pos,
+            nominal_height=sc.robot.nominal_height,
+            min_base_height=sc.robot.min_base_height,
             joint_range=sc.joint_range,
             torque_limit=self.randomizer.torque_limits()[rows],
             command=self.command[rows],
             action=self.action[rows],
-            last_action=self.last_action[rows],
+            action_before=self.action_before[rows],
             feet_contact=contact_found,
-            feet_force=sens[:, sc.feet_contact[:, 1:]],
             feet_air_time=self.feet_air_time[rows],
             feet_first_contact=np.zeros_like(contact_found),
             base_contact=sens[:, sc.base_contact] > 0,
@@ -179,13 +175,14 @@ class LocomotionTask:
             dt=self.dt,
         )
 
-    def observe(self, s: State, noise: bool = True) -> Any:
-        """The policy observation (and the critic's, as a dict, when privileged terms are configured)."""
+    def observe(self, s: State, critic_state: State | None = None, noise: bool = True) -> Any:
+        """The policy observation of state `s` (delayed as the robot would see it) and, when privileged terms
+        are configured, the critic's of `critic_state` (the current state: the critic is not a sensor)."""
         rng = self.rng if noise else None
         policy = self.obs_manager.compute(s, rng, self.noise_scale)
         if self.critic_manager is None:
             return policy
-        return {"policy": policy, "critic": self.critic_manager.compute(s, None, 0.0)}
+        return {"policy": policy, "critic": self.critic_manager.compute(critic_state or s, None, 0.0)}
 
     # ----------------------------------------------------------------------------------------------
     # reset
@@ -242,7 +239,7 @@ class LocomotionTask:
         push = self.randomization.push_interval_s
         self.push_timer[ids] = np.inf if push is None else rng.uniform(push[0], push[1], size=n)
         self.action[ids] = 0.0
-        self.last_action[ids] = 0.0
+        self.action_before[ids] = 0.0
         self.target[ids] = sc.default_joint_pos
         self.episode_step[ids] = 0
         self.feet_air_time[ids] = 0.0
@@ -289,7 +286,7 @@ class LocomotionTask:
         action = np.asarray(action, dtype=np.float64).reshape(n, sc.num_joints)
         if not np.isfinite(action).all():
             action = np.nan_to_num(action, nan=0.0)
-        self.last_action = self.action
+        self.action_before = self.action
         self.action = np.clip(action, -clip, clip)
         target = sc.default_joint_pos + sc.robot.action_scale * self.action
         rec, diverged = self._simulate(target)
@@ -317,15 +314,16 @@ class LocomotionTask:
             self.episode_sums[name] += np.where(diverged, 0.0, value)
         self.joint_vel_prev = s.joint_vel.copy()
 
-        self._resample_commands()
+        done = terminated | truncated
+        # a finished episode's last observation shows the command it ran under (value bootstrapping reads it)
+        self._resample_commands(~done)
         self._push()
-        obs = self.observe(self._observed_state(rec, s))
+        obs = self.observe(self._observed_state(rec, s), s)
         if diverged.any():  # a diverged simulation's numbers never reach the policy: repeat its last observation
             self._replace_rows(obs, np.flatnonzero(diverged), self._rows(self._last_obs, np.flatnonzero(diverged)))
         for prev, now in zip(self._prev, last):
             prev[...] = now
 
-        done = terminated | truncated
         infos: list[dict] = [{} for _ in range(n)]
         result = StepResult(obs, reward, terminated, truncated, infos=infos)
         if diverged.any():
@@ -362,9 +360,10 @@ class LocomotionTask:
             picked.append(value)
         return self._state(*picked, current.torque, terminated=current.terminated)
 
-    def _resample_commands(self) -> None:
+    def _resample_commands(self, running: np.ndarray) -> None:
+        """New commands for running environments whose timer ran out (reset ones get theirs at reset)."""
         self.command_timer -= self.dt
-        due = np.flatnonzero(self.command_timer <= 0)
+        due = np.flatnonzero((self.command_timer <= 0) & running)
         if len(due):
             self.command[due] = sample_commands(self.cfg.commands, len(due), self.rng, due)
             self.command_timer[due] = sample_resample_time(self.cfg.commands, len(due), self.rng)

@@ -1,8 +1,9 @@
 """Terrains as one heightfield of tiles (rows of tiles are difficulty levels), and their curriculum.
 
 Every simulation of a batch has its own copy of the world, so robots never meet: each is placed on the
-tile its curriculum level picks. Tile edges sit at height 0 so neighbouring tiles join without cliffs,
-and a plane at 0 catches a robot that walks off the field.
+tile its curriculum level picks. Tile edges sit at height 0 so neighbouring tiles join without cliffs; a flat
+border of one tile surrounds them, and a plane below the lowest pit catches a robot that walks past it (a
+plane at 0 would cover every pit: robots would walk over "down" slopes and stairs on flat ground).
 """
 
 from __future__ import annotations
@@ -71,12 +72,15 @@ class Terrain:
         self.tile = cfg.tile_size
         self.cell = cfg.horizontal_scale
         self.cells_per_tile = int(round(self.tile / self.cell))
+        self.border = 0 if self.is_plane else self.cells_per_tile
+        """Cells of flat (height 0) heightfield around the tiles."""
         self.heights = np.zeros((1, 1)) if self.is_plane else self._generate(np.random.default_rng(seed))
 
     def _generate(self, rng: np.random.Generator) -> np.ndarray:
         cfg, n = self.cfg, self.cells_per_tile
         # heights[ix, iy]: x runs along levels, y along columns
-        heights = np.zeros((self.n_levels * n, self.n_cols * n))
+        b = self.border
+        heights = np.zeros((self.n_levels * n + 2 * b, self.n_cols * n + 2 * b))
         for level in range(self.n_levels):
             t = level / max(self.n_levels - 1, 1)
             for col in range(self.n_cols):
@@ -90,18 +94,26 @@ class Terrain:
                     tile = _stairs_tile(n, self.cell, _lerp(cfg.step_height, t), cfg.step_width, sign)
                 else:
                     tile = np.zeros((n, n))
-                heights[level * n : (level + 1) * n, col * n : (col + 1) * n] = tile
+                heights[b + level * n : b + (level + 1) * n, b + col * n : b + (col + 1) * n] = tile
         return heights
 
     @property
     def size_xy(self) -> tuple[float, float]:
         return self.n_levels * self.tile, self.n_cols * self.tile
 
+    @property
+    def field_xy(self) -> tuple[float, float]:
+        """Extent of the heightfield: its vertices lie `horizontal_scale` apart from (0, 0)."""
+        nx, ny = self.heights.shape
+        return (nx - 1) * self.cell, (ny - 1) * self.cell
+
     def add_to_spec(self, spec: mujoco.MjSpec) -> None:
         """Add the ground (plane, plus the heightfield when there is one) to a model spec."""
+        lo, hi = float(self.heights.min()), float(self.heights.max())
         spec.worldbody.add_geom(
             name="ground_plane",
             type=mujoco.mjtGeom.mjGEOM_PLANE,
+            pos=[0, 0, min(lo, 0.0) - (0.0 if self.is_plane else 0.01)],  # below the lowest pit
             size=[0, 0, 0.05],
             friction=[self.cfg.friction, 0.02, 0.01],
             contype=1,
@@ -110,10 +122,9 @@ class Terrain:
         )
         if self.is_plane:
             return
-        lo, hi = float(self.heights.min()), float(self.heights.max())
         span = max(hi - lo, 1e-3)
-        sx, sy = self.size_xy
-        # MuJoCo's heightfield is row-major with rows along y
+        sx, sy = self.field_xy
+        # MuJoCo's heightfield is row-major with rows along y; its vertices span the field's size exactly
         data = ((self.heights - lo) / span).T
         spec.add_hfield(
             name="terrain",
@@ -134,21 +145,29 @@ class Terrain:
         )
 
     def height_at(self, xy: np.ndarray) -> np.ndarray:
-        """Ground height (m) under world points xy, (n, 2); 0 off the field."""
+        """Ground height (m) under world points xy, (n, 2), exactly as MuJoCo collides with it: linear on the
+        two triangles of each cell, split along its (0, 0)-(1, 1) diagonal; the plane's height off the field."""
+        xy = np.asarray(xy, dtype=np.float64)
         if self.is_plane:
             return np.zeros(len(xy))
-        ix = np.floor(xy[:, 0] / self.cell).astype(int)
-        iy = np.floor(xy[:, 1] / self.cell).astype(int)
-        inside = (ix >= 0) & (iy >= 0) & (ix < self.heights.shape[0]) & (iy < self.heights.shape[1])
-        out = np.zeros(len(xy))
-        out[inside] = self.heights[ix[inside], iy[inside]]
-        return out
+        nx, ny = self.heights.shape
+        fx, fy = xy[:, 0] / self.cell, xy[:, 1] / self.cell
+        inside = (fx >= 0) & (fy >= 0) & (fx <= nx - 1) & (fy <= ny - 1)
+        i = np.clip(np.floor(fx).astype(int), 0, nx - 2)
+        j = np.clip(np.floor(fy).astype(int), 0, ny - 2)
+        tx, ty = fx - i, fy - j
+        h = self.heights
+        h00, h10, h01, h11 = h[i, j], h[i + 1, j], h[i, j + 1], h[i + 1, j + 1]
+        lower = h00 + tx * (h10 - h00) + ty * (h11 - h10)  # the triangle with tx >= ty
+        upper = h00 + ty * (h01 - h00) + tx * (h11 - h01)
+        return np.where(inside, np.where(tx >= ty, lower, upper), min(float(h.min()), 0.0) - 0.01)
 
     def tile_origin(self, level: np.ndarray, col: np.ndarray) -> np.ndarray:
         """World xy of the centres of tiles (level, col), (n, 2)."""
         if self.is_plane:
             return np.zeros((len(level), 2))
-        return np.stack([(level + 0.5) * self.tile, (col + 0.5) * self.tile], axis=1)
+        offset = self.border * self.cell
+        return np.stack([offset + (level + 0.5) * self.tile, offset + (col + 0.5) * self.tile], axis=1)
 
 
 def update_levels(

@@ -35,6 +35,13 @@ class MLP:
     def action_dim(self) -> int:
         return int(self.weights[-1].shape[1])
 
+    @property
+    def inv_std(self) -> np.ndarray:
+        """float32 1 / sqrt(var + eps): the value every artifact stores, from the runtime's one definition."""
+        from onboard.runtime import inverse_std
+
+        return inverse_std(self.obs_var, self.obs_epsilon)
+
     def flops(self) -> int:
         """Multiply-adds x 2 of the layers: the floor any runtime must compute."""
         return int(sum(2 * w.shape[0] * w.shape[1] for w in self.weights))
@@ -85,8 +92,10 @@ def from_model(model, vecnormalize_path: Path | None) -> MLP:
     if vecnormalize_path is not None and vecnormalize_path.is_file():
         with open(vecnormalize_path, "rb") as f:
             norm = pickle.load(f)
-        rms = norm.obs_rms["policy"] if isinstance(norm.obs_rms, dict) else norm.obs_rms
-        mean, var, eps, clip = rms.mean, rms.var, float(norm.epsilon), float(norm.clip_obs)
+        keys = norm.norm_obs_keys if isinstance(norm.obs_rms, dict) else None
+        if norm.norm_obs and (keys is None or "policy" in keys):  # norm_obs=false: statistics kept but never applied
+            rms = norm.obs_rms["policy"] if isinstance(norm.obs_rms, dict) else norm.obs_rms
+            mean, var, eps, clip = rms.mean, rms.var, float(norm.epsilon), float(norm.clip_obs)
     return MLP(
         weights=[lin.weight.detach().cpu().numpy().T.astype(np.float32).copy() for lin in linears],
         biases=[lin.bias.detach().cpu().numpy().astype(np.float32).copy() for lin in linears],

@@ -27,7 +27,7 @@ def build(mlp: MLP, dtype: type = np.float32) -> onnx.ModelProto:
         return name
 
     x = node("Cast", ["obs"], "obs_half", to=elem) if half else "obs"
-    inv_std = 1.0 / np.sqrt(mlp.obs_var + mlp.obs_epsilon)
+    inv_std = mlp.inv_std
     clip = min(mlp.obs_clip, 6.0e4) if half else mlp.obs_clip
     x = node("Sub", [x, const("obs_mean", mlp.obs_mean)], "obs_centered")
     x = node("Mul", [x, const("obs_inv_std", inv_std)], "obs_scaled")

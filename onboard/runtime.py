@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-_ACTIVATIONS = {
+ACTIVATIONS = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
     "elu": lambda x: np.where(x > 0.0, x, np.expm1(np.minimum(x, 0.0))),
@@ -21,6 +21,25 @@ _ACTIVATIONS = {
     "leaky_relu": lambda x: np.where(x > 0.0, x, 0.01 * x),
     "silu": lambda x: x / (1.0 + np.exp(-x)),
 }
+"""The activations a bundle may use, by name: the reference the ONNX graphs and the generated C are tested against."""
+
+
+def inverse_std(var: np.ndarray, epsilon: float) -> np.ndarray:
+    """1 / sqrt(var + eps) in float32, computed in float64 first (the C and ONNX graphs store this same value)."""
+    return (1.0 / np.sqrt(np.asarray(var, dtype=np.float64) + float(epsilon))).astype(np.float32)
+
+
+def normalize(obs: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, clip: float) -> np.ndarray:
+    """The observation normalizer baked into every artifact: clip((obs - mean) * inv_std, -clip, clip), float32."""
+    x = (np.asarray(obs, dtype=np.float32) - np.asarray(mean, dtype=np.float32)) * inv_std
+    return np.clip(x, np.float32(-clip), np.float32(clip))
+
+
+def map_actions(x: np.ndarray, output: str, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The network's last layer -> actions: "clip" to [low, high] (PPO) or "tanh" squash then unscale (SAC/TD3)."""
+    if output == "tanh":
+        return low + (np.tanh(x) + 1.0) * 0.5 * (high - low)
+    return np.clip(x, low, high)
 
 
 class BundleError(RuntimeError):
@@ -53,12 +72,12 @@ class BundlePolicy:
         self.manifest = manifest
         with np.load(root / "weights.npz", allow_pickle=False) as w:
             self.mean = w["obs_mean"].astype(np.float32)
-            self.inv_std = (1.0 / np.sqrt(w["obs_var"].astype(np.float64) + float(w["obs_epsilon"]))).astype(np.float32)
+            self.inv_std = inverse_std(w["obs_var"], float(w["obs_epsilon"]))
             self.clip_obs = float(w["obs_clip"])
             n = int(w["n_layers"])
             self.layers = [(w[f"w{i}"].astype(np.float32), w[f"b{i}"].astype(np.float32)) for i in range(n)]
         policy = manifest["policy"]
-        self.activations = [_ACTIVATIONS[a] for a in policy["activations"]]
+        self.activations = [ACTIVATIONS[a] for a in policy["activations"]]
         self.output = policy["output"]  # "clip" (PPO: clip to bounds) or "tanh" (SAC/TD3: squash, then unscale)
         self.low = np.asarray(policy["action_low"], dtype=np.float32)
         self.high = np.asarray(policy["action_high"], dtype=np.float32)
@@ -74,12 +93,10 @@ class BundlePolicy:
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
         """Actions for a batch of raw observations (n, obs_dim); no safety checks."""
-        x = np.clip((obs.astype(np.float32) - self.mean) * self.inv_std, -self.clip_obs, self.clip_obs)
+        x = normalize(obs, self.mean, self.inv_std, self.clip_obs)
         for (w, b), act in zip(self.layers, self.activations):
             x = act(x @ w + b)
-        if self.output == "tanh":
-            return self.low + (np.tanh(x) + 1.0) * 0.5 * (self.high - self.low)
-        return np.clip(x, self.low, self.high)
+        return map_actions(x, self.output, self.low, self.high)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Actions for one observation (obs_dim,) or a batch (n, obs_dim), with the contract's checks."""

@@ -11,13 +11,13 @@ class BundlePolicy:
     """Loads the bundle with the NumPy runtime (which verifies every file's hash), then the chosen artifact."""
 
     def __init__(self, bundle: Path, artifact: str = "numpy") -> None:
-        from agents.config import load_saved
+        from common.io import load_run_config
         from onboard.artifacts import load_artifact
         from onboard.runtime import load_bundle
 
         bundle = Path(bundle)
         runtime = load_bundle(bundle)
-        self.cfg = load_saved(bundle / "config.yaml")
+        self.cfg = load_run_config(bundle)
         self.obs_dim = runtime.obs_dim
         self.policy_dt = float(runtime.manifest["timing"]["policy_dt"])
         self.fn = (

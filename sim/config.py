@@ -67,3 +67,15 @@ class ValidateConfig:
 
 def register() -> None:
     ConfigStore.instance().store(name="validate_schema", node=ValidateConfig)
+
+
+def load_suite(name: str) -> SuiteConfig:
+    """A suite preset of `configs/suite/`, composed by Hydra as validate.py composes it."""
+    from omegaconf import OmegaConf
+
+    from common.configs import available, compose
+
+    if name not in available("suite"):
+        raise ValueError(f"suite: unknown '{name}'; accepted: {', '.join(available('suite'))}")
+    register()
+    return OmegaConf.to_object(compose("validate", [f"suite={name}"])).suite

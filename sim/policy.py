@@ -1,17 +1,24 @@
-"""Policies under validation, behind one call: raw policy observation (n, obs_dim) -> actions (n, na)."""
+"""The one policy loader of validation and export: a run dir or a bundle -> a callable `obs -> actions`.
+
+This is the only module of `sim/` and `onboard/` that imports `agents/` (for the SB3 algorithm classes and
+checkpoints); everything else takes a `Policy`, so any callable with `obs_dim`, `cfg` and `source` can be flown.
+"""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from agents.rundir import is_run_dir
+from common.io import is_run_dir, load_run_config
 
 
 class Policy(Protocol):
     obs_dim: int
+    cfg: Any
+    """The training config (train.py's config.yaml): the task the policy was trained on."""
     source: dict[str, Any]
 
     def __call__(self, obs: np.ndarray) -> np.ndarray: ...
@@ -19,44 +26,46 @@ class Policy(Protocol):
 
 class SB3Policy:
     """A training run's policy: the final model (or newest checkpoint) and its observation normalizer,
-    acting exactly as `model.predict(obs, deterministic=True)`."""
+    acting exactly as `model.predict(VecNormalize.normalize_obs(obs), deterministic=True)`."""
 
     def __init__(self, run_dir: Path) -> None:
         from agents import algos, checkpoint
-        from agents.config import load_saved
 
-        self.cfg = load_saved(run_dir / "config.yaml")
+        run_dir = Path(run_dir)
+        self.cfg = load_run_config(run_dir)
         source = run_dir if (run_dir / "model.zip").is_file() else checkpoint.latest(run_dir)
         if source is None:
             raise ValueError(f"policy: run '{run_dir}' has neither model.zip nor a complete checkpoint")
-        self.model = algos.ALGOS[self.cfg.algo.name].load(source / "model.zip", device="cpu")
-        self.obs_rms, self.clip_obs, self.epsilon = None, np.inf, 1e-8
+        name = self.cfg.algo.name
+        if name not in algos.ALGOS:
+            raise ValueError(f"policy: run '{run_dir}' was trained with '{name}'; accepted: {', '.join(algos.ALGOS)}")
+        self.model = algos.ALGOS[name].load(source / "model.zip", device="cpu")
+        self.vecnormalize = None
         if (source / "vecnormalize.pkl").is_file():
-            import pickle
-
             with open(source / "vecnormalize.pkl", "rb") as f:
-                norm = pickle.load(f)
-            self.obs_rms = norm.obs_rms["policy"] if isinstance(norm.obs_rms, dict) else norm.obs_rms
-            self.clip_obs, self.epsilon = norm.clip_obs, norm.epsilon
+                self.vecnormalize = pickle.load(f)
         space = self.model.observation_space
         self.dict_obs = hasattr(space, "spaces")
         self.obs_dim = int((space["policy"] if self.dict_obs else space).shape[0])
         self.source = {"kind": "run", "path": str(run_dir), "model": str(source / "model.zip"), "env": self.cfg.env.id,
-                       "algo": self.cfg.algo.name}  # fmt: skip
+                       "algo": name}  # fmt: skip
 
-    def normalize(self, obs: np.ndarray) -> np.ndarray:
-        if self.obs_rms is None:
-            return obs.astype(np.float32)
-        normed = (obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon)
-        return np.clip(normed, -self.clip_obs, self.clip_obs).astype(np.float32)
+    def model_input(self, obs: np.ndarray) -> Any:
+        """What SB3's policy receives for raw policy observations (n, obs_dim): VecNormalize's own
+        normalization (none when norm_obs is off), and zeros for a critic input that plays no part in an action."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.dict_obs:
+            critic = np.zeros((len(obs), self.model.observation_space["critic"].shape[0]), dtype=np.float32)
+            full = {"policy": obs, "critic": critic}
+            if self.vecnormalize is not None:
+                full = self.vecnormalize.normalize_obs(full)
+            return {k: np.asarray(v, dtype=np.float32) for k, v in full.items()}
+        if self.vecnormalize is not None:
+            obs = self.vecnormalize.normalize_obs(obs)
+        return np.asarray(obs, dtype=np.float32)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        normed = self.normalize(obs)
-        if self.dict_obs:
-            # the critic's input plays no part in a deterministic action
-            critic = np.zeros((len(obs), self.model.observation_space["critic"].shape[0]), dtype=np.float32)
-            normed = {"policy": normed, "critic": critic}
-        actions, _ = self.model.predict(normed, deterministic=True)
+        actions, _ = self.model.predict(self.model_input(obs), deterministic=True)
         return actions
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agents.rundir import atomic_write
+from common.io import atomic_write
 
 SCHEMA = Path(__file__).with_name("report.schema.json")
 TABLE_METRICS = [

@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from envs import presets
-from envs.config import RandomizationConfig
+from envs import presets, task_config
+from envs.config import RandomizationConfig, TaskConfig
+from envs.task import LocomotionTask
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
 from sim.gates import Gate, parse
 from sim.policy import Policy
+from sim.rollout import check_obs_size, rollout
 
 LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
                 "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip"]  # fmt: skip
@@ -32,12 +34,10 @@ def _merge(base: Any, changes: dict, where: str) -> Any:
     return OmegaConf.to_object(merged)
 
 
-def scenario_parts(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: ValidateConfig) -> dict[str, Any]:
-    """The task configs of one scenario: the policy's training setup, nominal physics, scenario changes."""
-    from agents.trainer import task_parts
-
-    parts = task_parts(train_cfg)
-    env = parts["env"]
+def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: ValidateConfig) -> TaskConfig:
+    """The task config of one scenario: the policy's training setup, nominal physics, scenario changes."""
+    parts = task_config(train_cfg)
+    env = parts.env
     env.sim = _merge(
         env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim"
     )
@@ -52,22 +52,16 @@ def scenario_parts(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Valida
             min(high + vcfg.extra_action_delay_ms, cap),
         ]
     assert isinstance(randomization, RandomizationConfig)
-    terrain = _merge(parts["terrain"], {"curriculum": False, **scenario.terrain}, "scenario.terrain")
-    return {"env": env, "robot": parts["robot"], "randomization": randomization, "terrain": terrain}
+    terrain = _merge(parts.terrain, {"curriculum": False, **scenario.terrain}, "scenario.terrain")
+    return TaskConfig(env=env, robot=parts.robot, randomization=randomization, terrain=terrain)
 
 
-def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int, warmup_s: float,
+def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warmup_s: float,
                  command_names: list[str]) -> dict[str, Any]:  # fmt: skip
     """One episode per environment; metrics for the scenario and for each command of the sweep."""
-    from envs.task import LocomotionTask
-
-    task = LocomotionTask(**parts, num_envs=episodes, seed=seed)
-    if task.obs_manager.dim != policy.obs_dim:
-        raise ValueError(f"policy: it takes {policy.obs_dim} observations but the env gives {task.obs_manager.dim} "
-                         f"({', '.join(t['name'] for t in task.observation_schema())})")  # fmt: skip
-    obs = task.reset()
-    obs = obs["policy"] if isinstance(obs, dict) else obs
-    sc, n, steps = task.scene, episodes, task.max_episode_steps
+    task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
+    check_obs_size(policy, task)
+    sc, n = task.scene, episodes
     start_xy = task.qpos[:, sc.root_qpos : sc.root_qpos + 2].copy()
     traj: dict[str, list] = {
         k: []
@@ -75,12 +69,12 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
     }
     alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     end_xy = start_xy.copy()
-    for _ in range(steps):
-        command = task.command.copy()
-        actions = np.asarray(policy(obs), dtype=np.float64)
-        result = task.step(actions)
-        s = task.last_state
-        for key, value in (("command", command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", task.action),
+    # each episode's robot mass as randomized (a payload scenario carries more), read before any reset
+    subtree = task.batch.expanded("body_subtreemass")
+    mass = np.array(subtree[:, sc.base_body] if subtree is not None else np.full(n, task.model.body_subtreemass[sc.base_body]))
+    for step in rollout(policy, task, task.max_episode_steps):
+        s, result = step.state, step.result
+        for key, value in (("command", step.command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", s.action),
                            ("torque", s.torque), ("qvel", s.joint_vel), ("qpos", s.joint_pos), ("reward", result.reward),
                            ("feet", task.batch.bind("geom_xpos")[:, sc.foot_geoms, :2]), ("contact", s.feet_contact),
                            ("alive", alive.copy())):  # fmt: skip
@@ -88,13 +82,11 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
         end_xy[alive] = s.base_pos[alive, :2]
         fell |= alive & result.terminated
         alive &= ~(result.terminated | result.truncated)
-        obs = result.obs["policy"] if isinstance(result.obs, dict) else result.obs
         if not alive.any():
             break
     t = {k: np.stack(v) for k, v in traj.items()}
     warm = t["alive"] & (np.arange(len(t["alive"]))[:, None] >= int(round(warmup_s / task.dt)))
     distance = np.linalg.norm(end_xy - start_xy, axis=1)
-    mass = float(task.model.body_subtreemass[sc.base_body])
     limit = np.broadcast_to(task.randomizer.torque_limits(), t["torque"].shape[1:])
 
     def measure(cols: np.ndarray) -> dict[str, float]:
@@ -107,7 +99,7 @@ def run_scenario(policy: Policy, parts: dict[str, Any], episodes: int, seed: int
             "yaw_rmse": M.tracking_rmse(t["command"][:, cols, 2], t["ang"][:, cols, 2], w),
             "return": M.episode_return(t["reward"][:, cols], a),
             "cost_of_transport": M.cost_of_transport(
-                t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass, task.dt, a
+                t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass[cols], task.dt, a
             ),
             "torque_saturation": M.torque_saturation(t["torque"][:, cols], limit[cols], a),
             "joint_limit_hits": M.joint_limit_hits(t["qpos"][:, cols], sc.joint_range, a),
@@ -184,7 +176,7 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
     if not names:
         raise ValueError(f"suite '{vcfg.suite.name}' has no scenarios")
     gates = gates_for(vcfg, names, LOCO_METRICS)
-    parts = {name: scenario_parts(train_cfg, vcfg.suite.scenarios[name], vcfg) for name in names}  # validates all first
+    parts = {name: scenario_task(train_cfg, vcfg.suite.scenarios[name], vcfg) for name in names}  # validates all first
     report = {}
     for name in names:
         t0 = time.perf_counter()
@@ -207,21 +199,25 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
     return report
 
 
-def run_gym(policy_dir: Path, train_cfg: DictConfig, vcfg: ValidateConfig) -> dict[str, Any]:
+def run_gym(policy: Any, vcfg: ValidateConfig) -> dict[str, Any]:
     """Gymnasium benchmark envs: return mean ± std and episode length over deterministic episodes."""
+    import gymnasium as gym
     from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.vec_env import VecNormalize
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents import algos
-    from agents.trainer import make_env
-
-    env = make_env(train_cfg, 1, vcfg.seed)
-    if (policy_dir / "vecnormalize.pkl").is_file():
-        env = VecNormalize.load(str(policy_dir / "vecnormalize.pkl"), env)
-        env.training, env.norm_reward = False, False
-    model = algos.ALGOS[train_cfg.algo.name].load(policy_dir / "model.zip", device="cpu")
+    t0 = time.perf_counter()
+    cfg = policy.cfg
+    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+    env = DummyVecEnv([lambda: Monitor(gym.make(cfg.env.id, **kwargs))])
+    env.seed(vcfg.seed)
+    if policy.vecnormalize is not None:
+        norm = policy.vecnormalize
+        norm.set_venv(env)
+        norm.training, norm.norm_reward = False, False
+        env = norm
     returns, lengths = evaluate_policy(
-        model, env, n_eval_episodes=vcfg.episodes, deterministic=True, return_episode_rewards=True
+        policy.model, env, n_eval_episodes=vcfg.episodes, deterministic=True, return_episode_rewards=True
     )
     metrics = {
         "return_mean": float(np.mean(returns)),
@@ -230,6 +226,6 @@ def run_gym(policy_dir: Path, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
     }
     gates = [parse(g, GYM_METRICS, ["nominal"]) for g in [*vcfg.suite.gates, *vcfg.gates]]
     verdicts = [{"gate": str(g), "value": metrics[g.metric], "passed": g.check(metrics[g.metric])} for g in gates]
-    return {"nominal": {"description": f"{train_cfg.env.id}, {vcfg.episodes} deterministic episodes", "changes": {},
+    return {"nominal": {"description": f"{cfg.env.id}, {vcfg.episodes} deterministic episodes", "changes": {},
                         "metrics": metrics, "commands": {}, "model": {}, "gates": verdicts,
-                        "passed": all(v["passed"] for v in verdicts), "seconds": 0.0}}  # fmt: skip
+                        "passed": all(v["passed"] for v in verdicts), "seconds": time.perf_counter() - t0}}  # fmt: skip

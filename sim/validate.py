@@ -8,11 +8,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.rundir import now, versions
+from common.io import now, versions
 from sim import report as report_io
 from sim.config import ValidateConfig
 from sim.policy import load_policy
-from sim.runner import clean, run_gym, run_suite, scenario_parts
+from sim.runner import clean, run_gym, run_suite, scenario_task
 
 
 def check(vcfg: ValidateConfig) -> None:
@@ -34,7 +34,12 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
     policy = load_policy(vcfg.policy)
     train_cfg = policy.cfg
     if train_cfg.env.kind == "gym":
-        scenarios = run_gym(Path(vcfg.policy), train_cfg, vcfg)
+        if policy.source["kind"] != "run":
+            raise ValueError("policy: a Gymnasium benchmark is validated from its run directory")
+        if vcfg.suite.name != "nominal" or vcfg.scenarios:
+            raise ValueError(f"suite: '{vcfg.suite.name}' is a robot suite; a Gymnasium benchmark ({train_cfg.env.id}) "
+                             "takes suite=nominal only")  # fmt: skip
+        scenarios = run_gym(policy, vcfg)
         kind, video = "gym", {"made": False, "path": None, "reason": "Gymnasium benchmark: no video"}
     else:
         scenarios = run_suite(policy, train_cfg, vcfg)
@@ -44,7 +49,7 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
             from sim.video import record
 
             nominal = vcfg.suite.scenarios.get("nominal", ScenarioConfig())
-            video = record(policy, scenario_parts(train_cfg, nominal, vcfg), out / "nominal.mp4", seconds=vcfg.video_s)
+            video = record(policy, scenario_task(train_cfg, nominal, vcfg), out / "nominal.mp4", seconds=vcfg.video_s)
     report = {
         "schema_version": 1,
         "policy": {**{k: v for k, v in policy.source.items() if k in ("path", "env", "algo")}, "kind": kind},

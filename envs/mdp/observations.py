@@ -37,8 +37,8 @@ def joint_vel(s: State) -> np.ndarray:
     return s.joint_vel
 
 
-def last_action(s: State) -> np.ndarray:
-    """The action the policy sent at the previous step."""
+def previous_action(s: State) -> np.ndarray:
+    """The policy's previous output: the action applied during the step just simulated (0 after a reset)."""
     return s.action
 
 
@@ -59,7 +59,7 @@ UNITS = {
     "velocity_command": "m/s, m/s, rad/s",
     "joint_pos_rel": "rad",
     "joint_vel": "rad/s",
-    "last_action": "1",
+    "previous_action": "1",
     "base_height": "m",
     "feet_contact": "1",
 }

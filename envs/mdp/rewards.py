@@ -33,9 +33,9 @@ def flat_orientation_l2(s: State) -> np.ndarray:
     return np.sum(np.square(s.projected_gravity[:, :2]), axis=1)
 
 
-def base_height_l2(s: State, target: float = 0.28) -> np.ndarray:
-    """Squared deviation of the base height from a target (m)."""
-    return np.square(s.base_height - target)
+def base_height_l2(s: State, target: float | None = None) -> np.ndarray:
+    """Squared deviation of the base height from a target (m); the robot's nominal height by default."""
+    return np.square(s.base_height - (s.nominal_height if target is None else target))
 
 
 def torques_l2(s: State) -> np.ndarray:
@@ -50,7 +50,7 @@ def joint_acc_l2(s: State) -> np.ndarray:
 
 def action_rate_l2(s: State) -> np.ndarray:
     """Change of action between steps, squared: smoothness."""
-    return np.sum(np.square(s.action - s.last_action), axis=1)
+    return np.sum(np.square(s.action - s.action_before), axis=1)
 
 
 def joint_pos_limits(s: State, soft_ratio: float = 0.95) -> np.ndarray:

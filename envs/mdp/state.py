@@ -22,13 +22,14 @@ class State:
     joint_acc: np.ndarray  # (n, nj) finite difference over one policy step
     torque: np.ndarray  # (n, nj) motor torque after clipping
     default_joint_pos: np.ndarray  # (nj,)
+    nominal_height: float  # robot config: base height when standing (m)
+    min_base_height: float  # robot config: a base lower than this has fallen (m)
     joint_range: np.ndarray  # (nj, 2)
     torque_limit: np.ndarray  # (n, nj) limits in force for each environment
     command: np.ndarray  # (n, 3) vx, vy, yaw rate
     action: np.ndarray  # (n, nj) the policy's latest action
-    last_action: np.ndarray  # (n, nj) the one before
+    action_before: np.ndarray  # (n, nj) the action of the step before
     feet_contact: np.ndarray  # (n, nf) bool
-    feet_force: np.ndarray  # (n, nf, 3) net contact force per foot (world)
     feet_air_time: np.ndarray  # (n, nf) s in the air before the latest touchdown (or so far)
     feet_first_contact: np.ndarray  # (n, nf) bool: touched down during this step
     base_contact: np.ndarray  # (n,) bool: the base touches something

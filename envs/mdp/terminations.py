@@ -17,6 +17,6 @@ def bad_orientation(s: State, limit_angle: float = 1.0) -> np.ndarray:
     return s.projected_gravity[:, 2] > -np.cos(limit_angle)
 
 
-def base_height_below(s: State, minimum: float = 0.12) -> np.ndarray:
-    """The base is lower than minimum (m) above the ground."""
-    return s.base_height < minimum
+def base_height_below(s: State, minimum: float | None = None) -> np.ndarray:
+    """The base is lower than minimum (m) above the ground; the robot config's min_base_height by default."""
+    return s.base_height < (s.min_base_height if minimum is None else minimum)

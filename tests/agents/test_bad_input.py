@@ -31,7 +31,7 @@ def finished_run(tmp_path_factory) -> Path:
     (["env=no_such_env"], "Could not find 'env/no_such_env'"),
     (["algo=a3c"], "Could not find 'algo/a3c'"),
     (["no_such_key=1"], "Could not override 'no_such_key'"),
-    (["n_envs=abc"], "Value 'abc' of type 'str' could not be converted to Integer"),
+    (["num_envs=abc"], "Value 'abc' of type 'str' could not be converted to Integer"),
     (["total_timesteps=0"], "error: total_timesteps: must be > 0, got 0"),
     (["total_timesteps=-5"], "error: total_timesteps: must be > 0, got -5"),
     (["device=tpu"], "error: device: unknown 'tpu'; accepted: cpu, cuda, auto"),

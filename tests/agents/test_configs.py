@@ -22,7 +22,7 @@ def test_every_experiment_preset_composes_and_validates(experiment):
     cfg = train_config(f"+experiment={experiment}")
     validate(cfg)
     env, algo = experiment.rsplit("_", 1)
-    assert cfg.env.kind == "gym" and cfg.algo.name == algo and cfg.n_envs == 1
+    assert cfg.env.kind == "gym" and cfg.algo.name == algo and cfg.num_envs == 1
     if algo == "sac":
         assert cfg.algo.hyperparams.learning_starts == 10000
 

@@ -25,7 +25,7 @@ ALGOS = {
     "td3": ["algo=td3", *SMALL_OFF],
     "tqc": ["algo=tqc", *SMALL_OFF, "+algo.hyperparams.top_quantiles_to_drop_per_net=1"],
 }
-FAST = ["env=hopper", "n_envs=1", "eval_episodes=2", "progress=false"]
+FAST = ["env=hopper", "num_envs=1", "eval_episodes=2", "progress=false"]
 
 
 def read_run(run_dir: Path) -> dict:
@@ -112,7 +112,7 @@ def test_same_seed_same_hashes_and_eval(tmp_path):
 
 def test_quadruped_default_job_trains_with_the_batched_env(tmp_path):
     run_dir = tmp_path / "quad"
-    run_script("train.py", "total_timesteps=2048", "n_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
+    run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
                "eval_episodes=4", "eval_envs=4", "env.sim.episode_length_s=2.0", "checkpoint_every=1024", "progress=false",
                f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
     run = read_run(run_dir)
@@ -132,7 +132,7 @@ def test_quadruped_default_job_trains_with_the_batched_env(tmp_path):
 def test_local_multirun(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_script("train.py", "-m", "seed=0,1", "env=hopper,walker2d", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
-                        "+algo.hyperparams.batch_size=64", "total_timesteps=128", "n_envs=1", "eval_every=0", "checkpoint_every=0",
+                        "+algo.hyperparams.batch_size=64", "total_timesteps=128", "num_envs=1", "eval_every=0", "checkpoint_every=0",
                         "progress=false", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
     runs = sorted(
         json.loads(p.read_text())["env"] + f":{json.loads(p.read_text())['seed']}" for p in sweep.glob("*/run.json")
@@ -143,7 +143,7 @@ def test_local_multirun(tmp_path):
 def test_local_parallel_multirun_with_joblib(tmp_path):
     sweep = tmp_path / "joblib"
     run_script("train.py", "-m", "hydra/launcher=local", "seed=3,4", "env=hopper", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
-               "+algo.hyperparams.batch_size=64", "total_timesteps=128", "n_envs=1", "eval_every=0", "checkpoint_every=0",
+               "+algo.hyperparams.batch_size=64", "total_timesteps=128", "num_envs=1", "eval_every=0", "checkpoint_every=0",
                "progress=false", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
     assert sorted(json.loads(p.read_text())["seed"] for p in sweep.glob("*/run.json")) == [3, 4]
 

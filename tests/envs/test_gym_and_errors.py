@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
-from envs import task_configs
+from envs import task_config
 from envs.task import LocomotionTask
 
 
@@ -25,7 +25,7 @@ def test_gym_ids_pass_both_checkers(env_id):
 def test_make_vec_returns_a_batched_vecenv():
     from stable_baselines3.common.vec_env import VecEnv
 
-    venv = envs.make_vec("LocoForge/QuadrupedFlat-v0", n_envs=3, seed=0, randomization="none")
+    venv = envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=3, seed=0, randomization="none")
     assert isinstance(venv, VecEnv) and venv.num_envs == 3
     obs = venv.reset()
     obs, reward, done, infos = venv.step(np.zeros((3, 12)))
@@ -33,10 +33,10 @@ def test_make_vec_returns_a_batched_vecenv():
 
 
 def _task(**robot_changes):
-    cfgs = task_configs("LocoForge/QuadrupedFlat-v0", randomization="none")
+    cfgs = task_config("quadruped_flat", randomization="none")
     for key, value in robot_changes.items():
-        setattr(cfgs["robot"], key, value)
-    return LocomotionTask(**cfgs, num_envs=1, nthread=1)
+        setattr(cfgs.robot, key, value)
+    return LocomotionTask(cfgs, num_envs=1, nthread=1)
 
 
 @pytest.mark.parametrize("change,message", [
@@ -54,20 +54,20 @@ def test_bad_robot_config_fails_at_start_with_one_line(change, message):
 
 def test_negative_range_and_unknown_reward_term_fail_at_start():
     with pytest.raises(ValueError, match=r"randomization.friction: \[1.2, 0.4\] is not a range"):
-        LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"friction": [1.2, 0.4]}), num_envs=1)
+        LocomotionTask(task_config("quadruped_flat", randomization={"friction": [1.2, 0.4]}), num_envs=1)
     with pytest.raises(ValueError, match=r"randomization.motor_strength: \[-0.5, 1.0\] is not a range"):
         LocomotionTask(
-            **task_configs("LocoForge/QuadrupedFlat-v0", randomization={"motor_strength": [-0.5, 1.0]}), num_envs=1
+            task_config("quadruped_flat", randomization={"motor_strength": [-0.5, 1.0]}), num_envs=1
         )
-    cfgs = task_configs("LocoForge/QuadrupedFlat-v0")
+    cfgs = task_config("quadruped_flat")
     from envs.config import RewardTermConfig
 
-    cfgs["env"].rewards["track_lin_vel_xyz"] = RewardTermConfig(weight=1.0)
+    cfgs.env.rewards["track_lin_vel_xyz"] = RewardTermConfig(weight=1.0)
     with pytest.raises(
         ValueError, match="env.rewards: unknown term 'track_lin_vel_xyz'; accepted: .*track_lin_vel_xy_exp"
     ):
-        LocomotionTask(**cfgs, num_envs=1)
-    cfgs = task_configs("LocoForge/QuadrupedFlat-v0")
-    cfgs["env"].rewards["track_lin_vel_xy_exp"].params = {"sigmaa": 0.2}
+        LocomotionTask(cfgs, num_envs=1)
+    cfgs = task_config("quadruped_flat")
+    cfgs.env.rewards["track_lin_vel_xy_exp"].params = {"sigmaa": 0.2}
     with pytest.raises(ValueError, match="track_lin_vel_xy_exp.params: .*accepted: \\['sigma'\\]"):
-        LocomotionTask(**cfgs, num_envs=1)
+        LocomotionTask(cfgs, num_envs=1)

@@ -161,7 +161,7 @@ def test_terrains_generate_and_are_walkable_at_spawn(quiet_task, terrain):
     task = quiet_task(n=8, terrain=terrain, randomization={"init_joint_noise": 0.0})
     task.reset()
     if terrain != "flat":
-        assert task.terrain.heights.shape == (10 * 80, 4 * 80) and np.ptp(task.terrain.heights) > 0.05
+        assert task.terrain.heights.shape == (12 * 80, 6 * 80) and np.ptp(task.terrain.heights) > 0.05
     for _ in range(50):  # 1 s of standing with the default pose
         result = task.step(np.zeros((8, 12)))
         assert not result.terminated.any()

@@ -15,9 +15,9 @@ def make_state(n: int = 2, **fields) -> State:
         base_pos=np.zeros((n, 3)), base_quat=np.tile([1.0, 0, 0, 0], (n, 1)), base_lin_vel=np.zeros((n, 3)),
         base_ang_vel=np.zeros((n, 3)), projected_gravity=np.tile([0, 0, -1.0], (n, 1)), base_height=np.full(n, 0.28),
         joint_pos=np.zeros((n, nj)), joint_vel=np.zeros((n, nj)), joint_acc=np.zeros((n, nj)), torque=np.zeros((n, nj)),
-        default_joint_pos=np.zeros(nj), joint_range=np.tile([-1.0, 1.0], (nj, 1)), torque_limit=np.full((n, nj), 20.0),
-        command=np.zeros((n, 3)), action=np.zeros((n, nj)), last_action=np.zeros((n, nj)),
-        feet_contact=np.ones((n, nf), dtype=bool), feet_force=np.zeros((n, nf, 3)), feet_air_time=np.zeros((n, nf)),
+        default_joint_pos=np.zeros(nj), nominal_height=0.28, min_base_height=0.12, joint_range=np.tile([-1.0, 1.0], (nj, 1)), torque_limit=np.full((n, nj), 20.0),
+        command=np.zeros((n, 3)), action=np.zeros((n, nj)), action_before=np.zeros((n, nj)),
+        feet_contact=np.ones((n, nf), dtype=bool), feet_air_time=np.zeros((n, nf)),
         feet_first_contact=np.zeros((n, nf), dtype=bool), base_contact=np.zeros(n, dtype=bool),
         terminated=np.zeros(n, dtype=bool), dt=0.02,
     )  # fmt: skip
@@ -46,7 +46,7 @@ def test_penalties_are_zero_at_rest_and_positive_otherwise(term, field, value):
 
 
 def test_magnitude_penalties_match_hand_computed_values():
-    s = make_state(n=1, torque=np.full((1, 12), 2.0), action=np.full((1, 12), 0.5), last_action=np.zeros((1, 12)),
+    s = make_state(n=1, torque=np.full((1, 12), 2.0), action=np.full((1, 12), 0.5), action_before=np.zeros((1, 12)),
                    joint_acc=np.full((1, 12), 10.0))  # fmt: skip
     assert rewards.torques_l2(s)[0] == pytest.approx(48.0)
     assert rewards.action_rate_l2(s)[0] == pytest.approx(3.0)

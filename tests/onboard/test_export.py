@@ -22,7 +22,7 @@ EXPECTED = {"policy.onnx", "policy.fp16.onnx", "policy.int8.onnx", "weights.npz"
 def exported(tmp_path_factory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("export")
     run_dir = root / "run"
-    run_script("train.py", "total_timesteps=2048", "n_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
+    run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
                "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
     bundle = root / "bundle"
     result = run_script("export.py", f"policy={run_dir}", "device=orin_nx", f"out={bundle}", "closed_loop_episodes=10",
@@ -148,20 +148,20 @@ def test_validate_flies_the_bundle(exported, tmp_path):
 
 
 def test_training_delay_from_latency_report(exported):
-    from envs import task_configs
+    from envs import task_config
     from envs.task import LocomotionTask
 
     _, bundle, _ = exported
     lat = json.loads((bundle / "latency.json").read_text())
     estimate = lat["artifacts"][lat["recommended"]]["device_estimate"]
-    task = LocomotionTask(**task_configs("LocoForge/QuadrupedFlat-v0", randomization={"action_delay_from": str(bundle / "latency.json")}),
+    task = LocomotionTask(task_config("quadruped_flat", randomization={"action_delay_from": str(bundle / "latency.json")}),
                           num_envs=2)  # fmt: skip
     assert task.randomization.action_delay_ms == pytest.approx(
         [min(estimate["p50_us"] / 1000, 20), min(estimate["p999_us"] / 1000, 20)]
     )
     with pytest.raises(ValueError, match="randomization.action_delay_from: '/nope.json' not found"):
         LocomotionTask(
-            **task_configs("LocoForge/QuadrupedFlat-v0", randomization={"action_delay_from": "/nope.json"}), num_envs=1
+            task_config("quadruped_flat", randomization={"action_delay_from": "/nope.json"}), num_envs=1
         )
 
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from sim.config import ScenarioConfig, ValidateConfig, register
 from sim.policy import load_policy
-from sim.runner import run_scenario, scenario_parts
+from sim.runner import run_scenario, scenario_task
 from sim.validate import evaluate
 from tests.conftest import REPO, run_script
 
@@ -23,7 +23,7 @@ FAST = ["episodes=5", "episode_s=1.0", "warmup_s=0.2"]
 @pytest.fixture(scope="module")
 def quad_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("val") / "quad"
-    run_script("train.py", "total_timesteps=1024", "n_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
+    run_script("train.py", "total_timesteps=1024", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
                "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
     return run_dir
 
@@ -70,11 +70,11 @@ def test_every_scenario_changes_the_simulation(quad_run):
     from envs.task import LocomotionTask
     from sim.runner import model_fingerprint
 
-    nominal = model_fingerprint(LocomotionTask(**scenario_parts(train_cfg, ScenarioConfig(), cfg), num_envs=2, seed=0))
+    nominal = model_fingerprint(LocomotionTask(**scenario_task(train_cfg, ScenarioConfig(), cfg), num_envs=2, seed=0))
     for name, scenario in cfg.suite.scenarios.items():
         if name == "nominal":
             continue
-        task = LocomotionTask(**scenario_parts(train_cfg, scenario, cfg), num_envs=2, seed=0)
+        task = LocomotionTask(**scenario_task(train_cfg, scenario, cfg), num_envs=2, seed=0)
         changed = (
             model_fingerprint(task) != nominal
             or task.randomization.obs_noise_scale > 0
@@ -96,7 +96,7 @@ def test_a_policy_of_zeros_does_not_walk(quad_run):
     cfg = vconfig(f"policy={quad_run}", "episodes=10", "episode_s=3.0")
     train_cfg = load_policy(quad_run).cfg
     result = run_scenario(
-        ZeroPolicy(), scenario_parts(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands)
+        ZeroPolicy(), scenario_task(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands)
     )
     forward = result["commands"]["forward"]
     assert forward["fall_rate"] > 0.5 or forward["vx_rmse"] > 0.6, forward
@@ -116,7 +116,7 @@ def test_video_is_made(quad_run, tmp_path):
 
 def test_gym_benchmark_policy(tmp_path):
     run_dir = tmp_path / "hopper"
-    run_script("train.py", "env=hopper", "algo=ppo_sb3", "+algo.hyperparams.n_steps=256", "total_timesteps=256", "n_envs=1",
+    run_script("train.py", "env=hopper", "algo=ppo_sb3", "+algo.hyperparams.n_steps=256", "total_timesteps=256", "num_envs=1",
                "eval_every=0", "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
     result = run_script(
         "validate.py",
@@ -153,4 +153,4 @@ def test_observation_size_mismatch(quad_run):
         obs_dim = 48
 
     with pytest.raises(ValueError, match="policy: it takes 48 observations but the env gives 45"):
-        run_scenario(Wide(), scenario_parts(train_cfg, ScenarioConfig(), cfg), 2, 0, 0.2, list(cfg.commands))
+        run_scenario(Wide(), scenario_task(train_cfg, ScenarioConfig(), cfg), 2, 0, 0.2, list(cfg.commands))

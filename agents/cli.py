@@ -1,0 +1,37 @@
+"""`python train.py` / `locoforge-train`: compose configs/train.yaml with Hydra and train."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from agents.config import register
+from configs import ROOT as CONFIGS
+from envs.presets import register as register_task
+
+register()
+register_task()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
+def main(cfg: DictConfig) -> None:
+    from agents.checkpoint import CheckpointError
+    from agents.trainer import train
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # made by Hydra for this call only
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(
+        f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "
+        f"steps/s: {run['steps_per_second']:.0f}  params: {run['params_hash'][:12]}"
+    )
