@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes.util
+import logging
 import os
 
 
@@ -18,4 +19,5 @@ def headless_default() -> str | None:
     if backend is not None:
         os.environ["MUJOCO_GL"] = backend
         os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+        logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's INFO line on every import
     return backend

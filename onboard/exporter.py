@@ -72,12 +72,13 @@ def collect_observations(policy: Any, parity_samples: int, seed: int, num_envs: 
     calib_envs = num_envs // 4
     cfg = task_config(policy.cfg)
     task = LocomotionTask(cfg, num_envs=num_envs, seed=seed)
-    steps = max(task.max_episode_steps, -(-parity_samples // (num_envs - calib_envs)))
+    # at least one whole episode, and enough rows for both sets
+    steps = max(task.max_episode_steps, -(-parity_samples // (num_envs - calib_envs)), -(-CALIBRATION_SAMPLES // calib_envs))
     frames = np.stack([step.obs for step in rollout(policy, task, steps)])  # (steps, num_envs, obs_dim)
     rng = np.random.default_rng(seed)
     calib = frames[:, :calib_envs].reshape(-1, frames.shape[-1])
     rest = frames[:, calib_envs:].reshape(-1, frames.shape[-1])
-    calib = calib[rng.choice(len(calib), size=min(CALIBRATION_SAMPLES, len(calib)), replace=False)]
+    calib = calib[rng.choice(len(calib), size=CALIBRATION_SAMPLES, replace=False)]
     rest = rest[rng.choice(len(rest), size=parity_samples, replace=False)]
     return calib.astype(np.float32), rest.astype(np.float32)
 

@@ -92,8 +92,9 @@ def from_model(model, vecnormalize_path: Path | None) -> MLP:
     if vecnormalize_path is not None and vecnormalize_path.is_file():
         with open(vecnormalize_path, "rb") as f:
             norm = pickle.load(f)
-        keys = norm.norm_obs_keys if isinstance(norm.obs_rms, dict) else None
-        if norm.norm_obs and (keys is None or "policy" in keys):  # norm_obs=false: statistics kept but never applied
+        # norm_obs=false: statistics may be kept but are never applied (and obs_rms may not exist)
+        applied = norm.norm_obs and (not isinstance(norm.obs_rms, dict) or "policy" in norm.norm_obs_keys)
+        if applied:
             rms = norm.obs_rms["policy"] if isinstance(norm.obs_rms, dict) else norm.obs_rms
             mean, var, eps, clip = rms.mean, rms.var, float(norm.epsilon), float(norm.clip_obs)
     return MLP(

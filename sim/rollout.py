@@ -40,9 +40,11 @@ def check_obs_size(policy: Any, task: LocomotionTask) -> None:
                          f"({', '.join(t['name'] for t in task.observation_schema())})")  # fmt: skip
 
 
-def rollout(policy: Callable[[np.ndarray], np.ndarray], task: LocomotionTask, steps: int) -> Iterator[Step]:
-    """Reset the task, then yield `steps` policy steps (environments reset as the task's autoreset says)."""
-    obs = policy_obs(task.reset())
+def rollout(policy: Callable[[np.ndarray], np.ndarray], task: LocomotionTask, steps: int,
+            first_obs: Any = None) -> Iterator[Step]:  # fmt: skip
+    """Yield `steps` policy steps from a reset (or from `first_obs`, the caller's own reset); environments
+    reset as the task's autoreset says."""
+    obs = policy_obs(task.reset() if first_obs is None else first_obs)
     for index in range(steps):
         command = task.command.copy()
         actions = np.asarray(policy(obs), dtype=np.float64)

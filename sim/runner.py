@@ -61,6 +61,7 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
     """One episode per environment; metrics for the scenario and for each command of the sweep."""
     task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
     check_obs_size(policy, task)
+    first_obs = task.reset()
     sc, n = task.scene, episodes
     start_xy = task.qpos[:, sc.root_qpos : sc.root_qpos + 2].copy()
     traj: dict[str, list] = {
@@ -69,10 +70,8 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
     }
     alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     end_xy = start_xy.copy()
-    # each episode's robot mass as randomized (a payload scenario carries more), read before any reset
-    subtree = task.batch.expanded("body_subtreemass")
-    mass = np.array(subtree[:, sc.base_body] if subtree is not None else np.full(n, task.model.body_subtreemass[sc.base_body]))
-    for step in rollout(policy, task, task.max_episode_steps):
+    mass = robot_mass(task)  # before any episode ends and re-randomizes its simulation
+    for step in rollout(policy, task, task.max_episode_steps, first_obs):
         s, result = step.state, step.result
         for key, value in (("command", step.command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", s.action),
                            ("torque", s.torque), ("qvel", s.joint_vel), ("qpos", s.joint_pos), ("reward", result.reward),
@@ -115,6 +114,15 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
         },
         "model": model_fingerprint(task),
     }
+
+
+def robot_mass(task: LocomotionTask) -> np.ndarray:
+    """Each simulation's robot mass (kg) as randomized now: a payload scenario carries more."""
+    subtree = task.batch.expanded("body_subtreemass")
+    base = task.scene.base_body
+    if subtree is None:
+        return np.full(task.num_envs, float(task.model.body_subtreemass[base]))
+    return np.array(subtree[:, base])
 
 
 def model_fingerprint(task: Any) -> dict[str, float]:

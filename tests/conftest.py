@@ -40,3 +40,26 @@ def quiet_task():
         return LocomotionTask(cfg, num_envs=n, seed=seed, nthread=2)
 
     return make
+
+
+def compose_train(*overrides: str):
+    """train.py's config composed in-process, exactly as the command line would compose it."""
+    from agents.config import register
+    from common.configs import compose
+    from envs.presets import register as register_task
+
+    register()
+    register_task()
+    return compose("train", list(overrides))
+
+
+def train_in_process(run_dir: Path, *overrides: str) -> Path:
+    """Train in this process (no subprocess start-up): the run dir train.py would write."""
+    from agents.trainer import train
+
+    train(compose_train("progress=false", *overrides), Path(run_dir), list(overrides), {})
+    return Path(run_dir)
+
+
+TINY_QUAD = ("total_timesteps=1536", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
+             "checkpoint_every=0", "env.sim.episode_length_s=2.0")  # fmt: skip

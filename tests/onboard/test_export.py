@@ -179,7 +179,7 @@ def test_export_never_overwrites_a_bundle(exported, tmp_path):
     run_dir, bundle, _ = exported
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     result = run_script("export.py", f"policy={run_dir}", f"out={bundle}", f"hydra.run.dir={tmp_path / 'r'}")
-    assert result.returncode == 2 and "exists and is not empty" in result.stderr
+    assert result.returncode == 2 and "exists and is not an empty directory" in result.stderr
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
 
 

@@ -70,11 +70,11 @@ def test_every_scenario_changes_the_simulation(quad_run):
     from envs.task import LocomotionTask
     from sim.runner import model_fingerprint
 
-    nominal = model_fingerprint(LocomotionTask(**scenario_task(train_cfg, ScenarioConfig(), cfg), num_envs=2, seed=0))
+    nominal = model_fingerprint(LocomotionTask(scenario_task(train_cfg, ScenarioConfig(), cfg), num_envs=2, seed=0))
     for name, scenario in cfg.suite.scenarios.items():
         if name == "nominal":
             continue
-        task = LocomotionTask(**scenario_task(train_cfg, scenario, cfg), num_envs=2, seed=0)
+        task = LocomotionTask(scenario_task(train_cfg, scenario, cfg), num_envs=2, seed=0)
         changed = (
             model_fingerprint(task) != nominal
             or task.randomization.obs_noise_scale > 0

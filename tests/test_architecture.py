@@ -1,0 +1,61 @@
+"""The house's rules, read from the import graph: data flows config -> env -> agent -> run dir -> report -> bundle."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+ROOMS = ("common", "configs", "envs", "agents", "sim", "onboard")
+
+
+def imports(path: Path) -> set[str]:
+    """Top-level names of every module a file imports, anywhere in it (lazy imports count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def files(room: str) -> list[Path]:
+    return sorted((REPO / room).rglob("*.py"))
+
+
+@pytest.mark.parametrize("room,forbidden", [
+    ("common", {"envs", "agents", "sim", "onboard"}),
+    ("envs", {"agents", "sim", "onboard"}),
+    ("agents", {"sim", "onboard"}),
+])  # fmt: skip
+def test_a_room_never_imports_the_rooms_above_it(room, forbidden):
+    bad = {str(p.relative_to(REPO)): sorted(imports(p) & forbidden) for p in files(room) if imports(p) & forbidden}
+    assert not bad
+
+
+def test_validation_and_export_reach_training_through_one_policy_loader():
+    users = sorted(str(p.relative_to(REPO)) for room in ("sim", "onboard") for p in files(room) if "agents" in imports(p))
+    assert users == ["sim/policy.py"]
+
+
+def test_the_bundle_runtime_needs_numpy_and_the_standard_library_only():
+    for name in ("runtime.py", "bundle_files/bench_onboard.py"):
+        outside = imports(REPO / "onboard" / name) - set(sys.stdlib_module_names) - {"numpy", "__future__"}
+        assert outside <= ({"onnxruntime", "runtime"} if "bench" in name else set()), (name, outside)
+
+
+def test_root_scripts_only_call_into_their_package():
+    for script, package in (("train.py", "agents"), ("validate.py", "sim"), ("export.py", "onboard")):
+        assert imports(REPO / script) == {package}, script
+        assert len((REPO / script).read_text().splitlines()) <= 10
+
+
+def test_no_module_is_a_tower():
+    long = {str(p.relative_to(REPO)): n for room in ROOMS for p in files(room)
+            if (n := len(p.read_text().splitlines())) > 350}  # fmt: skip
+    assert not long
