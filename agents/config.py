@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.config_store import ConfigStore
 
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TerrainConfig
+from envs.config import EnvConfig, RobotConfig, TerrainConfig
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -42,7 +42,6 @@ class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
-    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     seed: int = 0
     total_timesteps: int = 1_000_000

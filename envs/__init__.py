@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 
 from common.gl import headless_default
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TaskConfig, TerrainConfig
+from envs.config import EnvConfig, RobotConfig, TaskConfig, TerrainConfig
 from envs.presets import task_config
 
 headless_default()  # Gymnasium's render checks and our renderers need a GL backend on a machine without a display
@@ -31,7 +31,7 @@ def _preset(name: str) -> str:
 def make_vec(name: str, num_envs: int, seed: int = 0, **overrides: Any):
     """The batched SB3 VecEnv of a LocoForge task id: all environments stepped by one mujoco.batch.
 
-    Overrides as `task_config`'s (`robot="quadruped_large"`, `randomization={"friction": [1, 1]}`, a YAML
+    Overrides as `task_config`'s (`robot="quadruped_large"`, `randomization="none"`, `events={...}`, a YAML
     file's path, `sim={"decimation": 10}`, ...), plus `nthread`.
     """
     from envs.task import LocomotionTask
@@ -55,5 +55,5 @@ for _id in TASKS:
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_make_gym(_id), max_episode_steps=None)
 
-__all__ = ["EnvConfig", "RandomizationConfig", "RobotConfig", "TaskConfig", "TerrainConfig", "TASKS", "make_vec",
+__all__ = ["EnvConfig", "RobotConfig", "TaskConfig", "TerrainConfig", "TASKS", "make_vec",
            "task_config"]  # fmt: skip

@@ -1,7 +1,7 @@
-"""Structured configs for the locomotion task: robot, task terms, randomization, terrain.
+"""Structured configs for the locomotion task: robot, task terms (observations, rewards, commands, events, ...), terrain.
 
 These dataclasses are the schema Hydra validates `configs/` against, so a misspelt key or a wrong type
-fails at start-up. `TaskConfig` groups the four sections a task is built from (`configs/task.yaml`).
+fails at start-up. `TaskConfig` groups the three sections a task is built from (`configs/task.yaml`).
 """
 
 from __future__ import annotations
@@ -69,18 +69,28 @@ class TerminationConfig:
 
 
 @dataclass
-class CommandConfig:
-    """Velocity command ranges, in the base's heading frame."""
+class CommandTermConfig:
+    """One command term (a class in envs/mdp/commands.py named by the config key) and its parameters."""
 
-    vx: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    vy: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    yaw_rate: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    resample_s: list[float] = field(default_factory=lambda: [5.0, 10.0])
-    """Each environment draws its next resampling time from this range (s)."""
-    standing_share: float = 0.1
-    """Share of commands that are exactly zero (stand still)."""
-    fixed: list[list[float]] | None = None
-    """Fixed commands for evaluation: environment i always gets fixed[i % len(fixed)], never resampled."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EventTermConfig:
+    """One event term (envs/mdp/events.py, named by the config key): when it fires and its parameters."""
+
+    mode: str = "reset"
+    """reset: at every episode start; interval: every interval_s, drawn per environment."""
+    interval_s: list[float] | None = None
+    """Interval mode: each environment draws the time to its next firing from this range (s)."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CurriculumTermConfig:
+    """One curriculum term (envs/mdp/curriculum.py, named by the config key) and its parameters."""
+
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,37 +117,6 @@ class SimConfig:
 
 
 @dataclass
-class RandomizationConfig:
-    """Domain randomization, resampled for each environment at each reset. None or [1, 1]: off."""
-
-    name: str = "none"
-    friction: list[float] | None = None
-    """Multiplier on every geom's sliding friction."""
-    added_mass: list[float] | None = None
-    """Mass added to the base body (kg)."""
-    com_offset: list[float] | None = None
-    """Uniform offset of the base's centre of mass on each axis (m)."""
-    motor_strength: list[float] | None = None
-    """Multiplier on motor torque (and on its limit)."""
-    kp_scale: list[float] | None = None
-    kd_scale: list[float] | None = None
-    push_interval_s: list[float] | None = None
-    """Time between pushes (s); None: no pushes."""
-    push_velocity: float = 0.0
-    """Largest planar velocity kick of a push (m/s)."""
-    action_delay_ms: list[float] | None = None
-    """Delay between the policy's action and the motors (ms), rounded to physics steps."""
-    action_delay_from: str | None = None
-    """A latency.json from export.py; its estimated device p99 sets the action delay range."""
-    obs_delay_ms: list[float] | None = None
-    """Age of the observation the policy sees (ms), rounded to physics steps."""
-    obs_noise_scale: float = 1.0
-    """Multiplier on every observation term's noise (0: noise off)."""
-    init_joint_noise: float = 0.1
-    """Half-width of uniform noise on joint positions at reset (rad)."""
-
-
-@dataclass
 class TerrainConfig:
     """Ground: a plane, or a heightfield of tiles (rows are difficulty levels) with a curriculum."""
 
@@ -157,9 +136,8 @@ class TerrainConfig:
     step_height: list[float] = field(default_factory=lambda: [0.02, 0.16])
     """Stair height (m) from the easiest to the hardest level."""
     step_width: float = 0.35
-    curriculum: bool = True
     start_level: int = 0
-    """Level new robots start on; the curriculum moves them from there."""
+    """Level new robots start on; a terrain_levels curriculum term moves them from there."""
     friction: float = 1.0
 
 
@@ -172,22 +150,27 @@ class EnvConfig:
     """gym: any registered Gymnasium id, made with kwargs; locoforge: the batched locomotion task."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     sim: SimConfig = field(default_factory=SimConfig)
-    commands: CommandConfig = field(default_factory=CommandConfig)
+    commands: dict[str, CommandTermConfig] = field(default_factory=dict)
+    """Command terms; the tracking terms read the one named `velocity`."""
     action_clip: float = 1.0
     """Actions live in [-action_clip, action_clip]."""
     observations: dict[str, ObsTermConfig] = field(default_factory=dict)
     """The policy's (actor's) observation terms, in order."""
     critic_observations: dict[str, ObsTermConfig] = field(default_factory=dict)
     """Privileged terms for the critic; empty: the critic sees the policy's observation."""
+    obs_noise_scale: float = 1.0
+    """Multiplier on every observation term's noise (0: noise off); set by the randomization presets."""
     rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
     terminations: dict[str, TerminationConfig] = field(default_factory=dict)
+    events: dict[str, EventTermConfig] = field(default_factory=dict)
+    """Resets, domain randomization, pushes and delays, in config order (model parameters before state)."""
+    curriculum: dict[str, CurriculumTermConfig] = field(default_factory=dict)
 
 
 @dataclass
 class TaskConfig:
-    """Everything a locomotion task is built from: train.py's config and a run's config.yaml hold these four."""
+    """Everything a locomotion task is built from: train.py's config and a run's config.yaml hold these three."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
-    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)

@@ -1,60 +1,88 @@
-"""Managers compose named terms from config: the term name is the config key and the log tag."""
+"""Managers compose named terms from config: the term name is the config key, the registry key and the log tag.
+
+A term is a function `(state, **params)` or, when it keeps state, a class built once as `cls(arg, **params)` with
+`reset(ids)`; command, event and curriculum terms are classes built with the task they act on. Parameters are
+checked against the term's signature at start-up, so a typo fails with the valid choices, not an hour later.
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-from envs.config import ObsTermConfig, RewardTermConfig, TerminationConfig
-from envs.mdp import observations, rewards, terminations
+from envs.config import EventTermConfig, ObsTermConfig, RewardTermConfig
+from envs.mdp import commands, curriculum, events, observations, rewards, terminations
+from envs.mdp.ranges import check_range
 from envs.mdp.state import State
 
 
-def _terms(module: ModuleType) -> dict[str, Callable]:
-    return {
-        name: fn
-        for name, fn in inspect.getmembers(module, inspect.isfunction)
-        if fn.__module__ == module.__name__ and not name.startswith("_")
-    }
+def _functions(module: ModuleType) -> dict[str, Callable]:
+    return {name: fn for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if fn.__module__ == module.__name__ and not name.startswith("_")}  # fmt: skip
 
 
-OBSERVATIONS = _terms(observations)
-REWARDS = _terms(rewards)
-TERMINATIONS = _terms(terminations)
+OBSERVATIONS = _functions(observations)
+REWARDS = {**_functions(rewards), "feet_air_time": rewards.FeetAirTime}
+TERMINATIONS = _functions(terminations)
+COMMANDS, EVENTS, CURRICULUM = commands.TERMS, events.TERMS, curriculum.TERMS
 
 
-def resolve_term(registry: dict[str, Callable], name: str, params: Mapping, where: str) -> Callable:
+def resolve_term(registry: Mapping[str, Callable], name: str, params: Mapping, where: str) -> Callable:
     """Look up a term and check its parameters now, so a typo fails at start-up with the valid choices."""
     if name not in registry:
         raise ValueError(f"{where}: unknown term '{name}'; accepted: {', '.join(sorted(registry))}")
-    fn = registry[name]
+    term = registry[name]
+    signature = inspect.signature(term)  # a class's is its __init__'s without self
     try:
-        inspect.signature(fn).bind(None, **params)
+        signature.bind(None, **params)
     except TypeError as err:
-        accepted = [p for p in inspect.signature(fn).parameters if p != "s"]
+        accepted = list(signature.parameters)[1:]
         raise ValueError(f"{where}.{name}.params: {err}; accepted: {accepted or 'none'}") from None
-    return fn
+    return term
 
 
-class ObservationManager:
+def build_term(registry: Mapping[str, Callable], name: str, params: Mapping, where: str, arg: Any) -> Callable:
+    """The term as a callable: a function with its parameters bound, or a class built with `arg`."""
+    term = resolve_term(registry, name, params, where)
+    if inspect.isclass(term):
+        return term(arg, **params)
+    return functools.partial(term, **params)
+
+
+class _Terms:
+    """Terms of one kind in config order; resets the ones that keep state."""
+
+    def __init__(self, registry: Mapping[str, Callable], cfg: Mapping[str, Any], where: str, arg: Any,
+                 keep: Callable[[Any], bool] = lambda term_cfg: True) -> None:  # fmt: skip
+        self.names = list(cfg)
+        self.cfg = dict(cfg)
+        self.terms = {n: build_term(registry, n, cfg[n].params, where, arg) for n in self.names if keep(cfg[n])}
+
+    def reset(self, ids: np.ndarray) -> None:
+        for term in self.terms.values():
+            if hasattr(term, "reset"):
+                term.reset(ids)
+
+
+class ObservationManager(_Terms):
     """Concatenates observation terms in config order: noise (in the term's units), then scale, then clip."""
 
     def __init__(self, cfg: Mapping[str, ObsTermConfig], where: str, probe: State) -> None:
-        self.names = list(cfg)
-        self.cfg = dict(cfg)
-        self.fns = [resolve_term(OBSERVATIONS, n, cfg[n].params, where) for n in self.names]
-        self.sizes = [fn(probe, **self.cfg[n].params).shape[1] for fn, n in zip(self.fns, self.names)]
+        super().__init__(OBSERVATIONS, cfg, where, probe)
+        self.sizes = [self.terms[n](probe).shape[1] for n in self.names]
         self.dim = int(sum(self.sizes))
 
     def compute(self, s: State, rng: np.random.Generator | None, noise_scale: float) -> np.ndarray:
         """The (n, dim) float32 observation; noise only when rng is given and noise_scale > 0."""
         parts = []
-        for name, fn in zip(self.names, self.fns):
+        for name in self.names:
             term = self.cfg[name]
-            value = fn(s, **term.params)
+            value = self.terms[name](s)
             if rng is not None and term.noise > 0 and noise_scale > 0:
                 value = value + rng.uniform(-1.0, 1.0, size=value.shape) * (term.noise * noise_scale)
             value = value * term.scale
@@ -65,51 +93,98 @@ class ObservationManager:
 
     def schema(self) -> list[dict]:
         """Terms in order with their sizes, scales, noise and units: the observation contract."""
-        return [
-            {
-                "name": n,
-                "size": size,
-                "scale": self.cfg[n].scale,
-                "noise": self.cfg[n].noise,
-                "clip": self.cfg[n].clip,
-                "units": observations.UNITS.get(n, ""),
-            }  # fmt: skip
-            for n, size in zip(self.names, self.sizes)
-        ]
+        return [{"name": n, "size": size, "scale": self.cfg[n].scale, "noise": self.cfg[n].noise, "clip": self.cfg[n].clip,
+                 "units": observations.UNITS.get(n, "")} for n, size in zip(self.names, self.sizes)]  # fmt: skip
 
 
-class RewardManager:
-    """Weighted sum of reward terms, multiplied by the policy dt in this one place."""
+class RewardManager(_Terms):
+    """Weighted sum of reward terms, multiplied by the policy dt in this one place; zero weights are not built."""
 
-    def __init__(self, cfg: Mapping[str, RewardTermConfig], where: str) -> None:
-        self.names = list(cfg)
-        self.cfg = dict(cfg)
-        self.fns = [resolve_term(REWARDS, n, cfg[n].params, where) for n in self.names]
+    def __init__(self, cfg: Mapping[str, RewardTermConfig], where: str, probe: State) -> None:
+        super().__init__(REWARDS, cfg, where, probe, keep=lambda t: t.weight != 0.0)
+        for name in self.names:  # a zero-weight term is still checked
+            resolve_term(REWARDS, name, cfg[name].params, where)
 
     def compute(self, s: State) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Total reward (n,) and each weighted term (n,) for logging."""
         total = np.zeros(s.num_envs)
         parts = {}
-        for name, fn in zip(self.names, self.fns):
-            term = self.cfg[name]
-            if term.weight == 0.0:
-                continue
-            value = fn(s, **term.params) * (term.weight * s.dt)
+        for name, term in self.terms.items():
+            value = term(s) * (self.cfg[name].weight * s.dt)
             parts[name] = value
             total += value
         return total, parts
 
 
-class TerminationManager:
+class TerminationManager(_Terms):
     """Any of the termination terms ends an episode as a failure."""
 
-    def __init__(self, cfg: Mapping[str, TerminationConfig], where: str) -> None:
-        self.names = list(cfg)
-        self.cfg = dict(cfg)
-        self.fns = [resolve_term(TERMINATIONS, n, cfg[n].params, where) for n in self.names]
+    def __init__(self, cfg: Mapping[str, Any], where: str, probe: State) -> None:
+        super().__init__(TERMINATIONS, cfg, where, probe)
 
     def compute(self, s: State) -> np.ndarray:
         done = np.zeros(s.num_envs, dtype=bool)
-        for name, fn in zip(self.names, self.fns):
-            done |= fn(s, **self.cfg[name].params)
+        for term in self.terms.values():
+            done |= term(s)
         return done
+
+
+class CommandManager(_Terms):
+    """Command terms: drawn at reset, resampled on their own timers while an episode runs."""
+
+    def __init__(self, cfg: Mapping[str, Any], task: Any) -> None:
+        super().__init__(COMMANDS, cfg, "env.commands", task)
+
+    def step(self, running: np.ndarray) -> None:
+        for term in self.terms.values():
+            term.step(running)
+
+
+class EventManager(_Terms):
+    """Event terms: reset terms at every episode start (model parameters before state), interval terms each
+    time an environment's own timer runs out."""
+
+    MODES = ("reset", "interval")
+
+    def __init__(self, cfg: Mapping[str, EventTermConfig], task: Any) -> None:
+        for name, term in cfg.items():
+            if term.mode not in self.MODES:
+                raise ValueError(f"env.events.{name}.mode: unknown '{term.mode}'; accepted: {', '.join(self.MODES)}")
+            if (term.mode == "interval") != (term.interval_s is not None):
+                raise ValueError(f"env.events.{name}.interval_s: give it with mode interval, and only then")
+            check_range(f"env.events.{name}.interval_s", term.interval_s, non_negative=True)
+        super().__init__(EVENTS, cfg, "env.events", task)
+        self.task = task
+        self.on_reset = sorted((n for n in self.names if cfg[n].mode == "reset"), key=lambda n: self.terms[n].phase)
+        self.timers = {n: np.full(task.num_envs, np.inf) for n in self.names if cfg[n].mode == "interval"}
+
+    def reset(self, ids: np.ndarray) -> None:
+        for name in self.on_reset:
+            self.terms[name](ids)
+
+    def schedule(self, ids: np.ndarray) -> None:
+        """Draw each interval term's first firing time for environments starting an episode."""
+        for name, timer in self.timers.items():
+            low, high = self.cfg[name].interval_s
+            timer[ids] = self.task.rng.uniform(low, high, size=len(ids))
+
+    def step(self) -> None:
+        """Advance the timers one policy step and fire the interval terms that are due."""
+        for name, timer in self.timers.items():
+            timer -= self.task.dt
+            due = np.flatnonzero(timer <= 0)
+            if len(due):
+                self.terms[name](due)
+                low, high = self.cfg[name].interval_s
+                timer[due] = self.task.rng.uniform(low, high, size=len(due))
+
+
+class CurriculumManager(_Terms):
+    """Curriculum terms, called for environments that reset, before their next episode is set up."""
+
+    def __init__(self, cfg: Mapping[str, Any], task: Any) -> None:
+        super().__init__(CURRICULUM, cfg, "env.curriculum", task)
+
+    def reset(self, ids: np.ndarray) -> None:
+        for term in self.terms.values():
+            term(ids)

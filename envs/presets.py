@@ -15,14 +15,11 @@ from typing import Any, TypeVar
 from omegaconf import OmegaConf
 
 from common.configs import available, compose
-from envs.config import EnvConfig, RandomizationConfig, RobotConfig, TaskConfig, TerrainConfig
+from envs.config import EnvConfig, EventTermConfig, RobotConfig, TaskConfig, TerrainConfig
 
-SCHEMAS: dict[str, type] = {
-    "env": EnvConfig,
-    "robot": RobotConfig,
-    "randomization": RandomizationConfig,
-    "terrain": TerrainConfig,
-}
+SCHEMAS: dict[str, type] = {"env": EnvConfig, "robot": RobotConfig, "terrain": TerrainConfig}
+GROUPS = ("env", "robot", "terrain", "randomization")
+"""Hydra groups a caller may choose by preset name; `randomization` presets fill env.events and env.obs_noise_scale."""
 T = TypeVar("T")
 
 
@@ -66,6 +63,12 @@ def load(group: str, name: str) -> Any:
     return getattr(_compose_task([f"{group}={name}"]), group)
 
 
+def randomization(name: str) -> tuple[dict[str, EventTermConfig], float]:
+    """A randomization preset's event terms and observation noise scale."""
+    env = _compose_task([f"randomization={name}"]).env
+    return env.events, env.obs_noise_scale
+
+
 def _is_yaml_file(value: Any) -> bool:
     return isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml"))
 
@@ -93,19 +96,24 @@ def task_config(source: Any = None, **overrides: Any) -> TaskConfig:
     Args:
         source: None or an env preset name (composed from configs/task.yaml with its defaults), a TaskConfig,
             or a mapping holding env, robot, randomization and terrain (train.py's config, a run's config.yaml).
-        **overrides: `env`, `robot`, `randomization`, `terrain` as a preset name, a YAML file, a dict merged over
-            the section or a dataclass; any EnvConfig field (`sim`, `commands`, `rewards`, ...) merged into env.
+        **overrides: `env`, `robot`, `terrain` as a preset name, a YAML file, a dict merged over the section or a
+            dataclass; `randomization` as a preset name (its events and noise scale replace env's); any EnvConfig
+            field (`sim`, `commands`, `events`, `rewards`, ...) merged into env.
     """
     env_fields = {f.name for f in dataclasses.fields(EnvConfig)}
-    unknown = [k for k in overrides if k not in SCHEMAS and k not in env_fields]
+    unknown = [k for k in overrides if k not in GROUPS and k not in env_fields]
     if unknown:
-        raise ValueError(f"task config: unknown override(s) {unknown}; accepted: {', '.join(SCHEMAS)}, "
+        raise ValueError(f"task config: unknown override(s) {unknown}; accepted: {', '.join(GROUPS)}, "
                          f"{', '.join(sorted(env_fields))}")  # fmt: skip
+    preset = overrides.get("randomization")
+    if preset is not None and not isinstance(preset, str):
+        raise ValueError("randomization: give a preset name (none, standard, strong); change single terms with "
+                         "events={'push': {'interval_s': [4, 8]}}")  # fmt: skip
     if source is None or isinstance(source, str):
         # preset names go to Hydra together, so that an env preset's defaults (its terrain) and the caller's
         # explicit choices combine as they do on train.py's command line
         choices = [f"env={source}"] if source else []
-        for group in SCHEMAS:
+        for group in GROUPS:
             value = overrides.get(group)
             if isinstance(value, str) and not _is_yaml_file(value):
                 choices.append(f"{group}={overrides.pop(group)}")
@@ -117,6 +125,8 @@ def task_config(source: Any = None, **overrides: Any) -> TaskConfig:
         if missing:
             raise ValueError(f"task config: sections {missing} missing; a task needs {', '.join(SCHEMAS)}")
         cfg = TaskConfig(**{g: typed(source[g], SCHEMAS[g], g) for g in SCHEMAS})
+    if "randomization" in overrides:  # a preset over a given config: its events and noise replace env's
+        cfg.env.events, cfg.env.obs_noise_scale = randomization(overrides.pop("randomization"))
     for group in SCHEMAS:
         if group in overrides:
             setattr(cfg, group, _section(group, overrides.pop(group), getattr(cfg, group)))
@@ -125,4 +135,4 @@ def task_config(source: Any = None, **overrides: Any) -> TaskConfig:
     return cfg
 
 
-__all__ = ["SCHEMAS", "available", "load", "register", "task_config", "typed"]
+__all__ = ["GROUPS", "SCHEMAS", "available", "load", "randomization", "register", "task_config", "typed"]

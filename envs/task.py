@@ -2,13 +2,13 @@
 
 One policy step is one `Batch.rollout` of `decimation` physics steps on all cores with the GIL released:
 per-substep controls carry the action delay, and the recorded substeps give the delayed observation.
-Everything else (observations, rewards, terminations, commands, pushes, resets) is NumPy over all
-environments. A simulation that diverges is reset alone and counted; its numbers never reach the policy.
+Everything else is NumPy over all environments, in terms composed by managers from config: commands,
+events (resets, randomization, pushes, delays), curriculum, observations, rewards and terminations.
+A simulation that diverges is reset alone and counted; its numbers never reach the policy.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +17,11 @@ import numpy as np
 from mujoco.batch import Batch, SimulationError
 
 from envs.config import EnvConfig, TaskConfig
-from envs.managers import ObservationManager, RewardManager, TerminationManager
-from envs.mdp import events
-from envs.mdp.commands import sample_commands, sample_resample_time
+from envs.managers import (CommandManager, CurriculumManager, EventManager, ObservationManager, RewardManager,
+                           TerminationManager)  # fmt: skip
 from envs.mdp.state import State, projected_gravity
 from envs.robot import Scene, build_scene
-from envs.terrain import Terrain, update_levels
+from envs.terrain import Terrain
 
 _RECORD = ("qpos", "qvel", "sensordata")  # motor torque: read once after the call, not per substep
 
@@ -44,145 +43,120 @@ def _validate(env: EnvConfig) -> None:
     sim = env.sim
     if sim.physics_dt <= 0 or sim.decimation < 1 or sim.episode_length_s <= 0:
         raise ValueError("env.sim: physics_dt and episode_length_s must be > 0 and decimation >= 1")
-    for name in ("vx", "vy", "yaw_rate", "resample_s"):
-        events.check_range(f"env.commands.{name}", getattr(env.commands, name), name == "resample_s")
-    if not 0.0 <= env.commands.standing_share <= 1.0:
-        raise ValueError(f"env.commands.standing_share: must be in [0, 1], got {env.commands.standing_share}")
     if not env.observations:
         raise ValueError("env.observations: no observation terms; give at least one")
     if env.action_clip <= 0:
         raise ValueError(f"env.action_clip: must be > 0, got {env.action_clip}")
+    if env.obs_noise_scale < 0:
+        raise ValueError(f"env.obs_noise_scale: must be >= 0, got {env.obs_noise_scale}")
+    if "reset_pose" not in env.events:
+        raise ValueError(f"env.events: 'reset_pose' is required (it starts every episode); given: {list(env.events)}")
 
 
 class LocomotionTask:
     """All environments of the task; `step` takes (n, num_joints) actions in [-action_clip, action_clip]."""
 
-    def __init__(
-        self, cfg: TaskConfig, num_envs: int, seed: int = 0, autoreset: bool = True, nthread: int | None = None
-    ) -> None:
+    render_mode = None  # SB3's VecEnv asks its environments for one
+
+    def __init__(self, cfg: TaskConfig, num_envs: int, seed: int = 0, autoreset: bool = True,
+                 nthread: int | None = None) -> None:  # fmt: skip
         if num_envs < 1:
             raise ValueError(f"num_envs: must be >= 1, got {num_envs}")
-        env, robot, randomization, terrain = cfg.env, cfg.robot, cfg.randomization, cfg.terrain
+        env = cfg.env
         _validate(env)
-        self.cfg = env
-        self.num_envs = num_envs
-        self.autoreset = autoreset
+        self.cfg, self.num_envs, self.autoreset = env, num_envs, autoreset
         self.dt = env.sim.physics_dt * env.sim.decimation
         self.decimation = env.sim.decimation
-        if randomization.action_delay_from:
-            randomization = dataclasses.replace(
-                randomization,
-                action_delay_ms=events.delay_from_latency_report(randomization.action_delay_from, self.dt),
-            )
-        events.validate(randomization, max_delay_ms=self.dt * 1000.0)
-        self.randomization = randomization
-        self.terrain = Terrain(terrain, seed)
-        self.scene: Scene = build_scene(robot, env.sim, self.terrain)
+        self.terrain = Terrain(cfg.terrain, seed)
+        self.scene: Scene = build_scene(cfg.robot, env.sim, self.terrain)
         self.model = self.scene.model
         self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
-        self.qpos = self.batch.bind("qpos")
-        self.qvel = self.batch.bind("qvel")
-        self.ctrl = self.batch.bind("ctrl")
+        self.qpos, self.qvel, self.ctrl = self.batch.bind("qpos"), self.batch.bind("qvel"), self.batch.bind("ctrl")
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
         self.rng = np.random.default_rng(seed)
-        self.randomizer = events.ModelRandomizer(
-            randomization, self.batch, self.scene.base_body, self.scene.kp, self.scene.kd, self.scene.torque_limit
-        )
-        self.noise_scale = randomization.obs_noise_scale
+        self.noise_scale = env.obs_noise_scale
 
-        n, nj, nf = num_envs, self.scene.num_joints, len(self.scene.feet_contact)
-        self.action = np.zeros((n, nj))
-        self.action_before = np.zeros((n, nj))
+        n, nj, m = num_envs, self.scene.num_joints, self.model
+        self.action, self.action_before = np.zeros((n, nj)), np.zeros((n, nj))
         self.target = np.tile(self.scene.default_joint_pos, (n, 1))
-        self.command = np.zeros((n, 3))
-        self.command_timer = np.zeros(n)
-        self.push_timer = np.full(n, np.inf)
-        self.action_delay = np.zeros(n, dtype=int)
+        self.action_delay = np.zeros(n, dtype=int)  # physics steps, drawn by the action_delay event
         self.obs_delay = np.zeros(n, dtype=int)
         self.episode_step = np.zeros(n, dtype=int)
-        self.feet_air_time = np.zeros((n, nf))
-        self.last_contact = np.zeros((n, nf), dtype=bool)
         self.joint_vel_prev = np.zeros((n, nj))
-        self.levels = np.full(n, terrain.start_level if not self.terrain.is_plane else 0)
+        self.levels = np.full(n, cfg.terrain.start_level if not self.terrain.is_plane else 0)
         self.cols = np.arange(n) % self.terrain.n_cols
         self.origins = self.terrain.tile_origin(self.levels, self.cols)
         self.physics_resets = 0
-        self.render_mode = None
         self.last_state: State | None = None
         self._prev: tuple[np.ndarray, ...] | None = None  # the last substep of the previous step, for obs delays
         # rollout records, allocated once: a simulation error on the very first step still leaves them readable
-        m, dec = self.model, self.decimation
-        self._out = {k: np.zeros((n, dec, size)) for k, size in zip(_RECORD, (m.nq, m.nv, m.nsensordata))}
+        self._out = {k: np.zeros((n, self.decimation, size)) for k, size in zip(_RECORD, (m.nq, m.nv, m.nsensordata))}
 
-        self.reward_manager = RewardManager(env.rewards, "env.rewards")
-        self.termination_manager = TerminationManager(env.terminations, "env.terminations")
+        self.events = EventManager(env.events, self)
+        self.commands = CommandManager(env.commands, self)
+        self.curriculum = CurriculumManager(env.curriculum, self)
+        probe = self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool))  # shapes only
+        self.obs_manager = ObservationManager(env.observations, "env.observations", probe)
+        self.critic_manager = (ObservationManager(env.critic_observations, "env.critic_observations", probe)
+                               if env.critic_observations else None)  # fmt: skip
+        self.reward_manager = RewardManager(env.rewards, "env.rewards", probe)
+        self.termination_manager = TerminationManager(env.terminations, "env.terminations", probe)
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
         self._reset_envs(np.arange(n))
-        probe = self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool))
-        self.obs_manager = ObservationManager(env.observations, "env.observations", probe)
-        self.critic_manager = (
-            ObservationManager(env.critic_observations, "env.critic_observations", probe)
-            if env.critic_observations
-            else None
-        )
-        self._last_obs = self.observe(probe)
+        self._last_obs = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))
+
+    @property
+    def command(self) -> np.ndarray:
+        """The velocity command in force, (n, 3): vx, vy (m/s), yaw rate (rad/s); zeros without one."""
+        term = self.commands.terms.get("velocity")
+        return term.value if term is not None else np.zeros((self.num_envs, 3))
+
+    def torque_limits(self) -> np.ndarray:
+        """Torque limit of each motor in each simulation as randomized, (n, nu)."""
+        ranges = self.batch.expanded("actuator_forcerange")
+        if ranges is None:
+            return np.broadcast_to(self.model.actuator_forcerange[:, 1], (self.num_envs, self.model.nu))
+        return ranges[:, :, 1]
 
     # ----------------------------------------------------------------------------------------------
-    # state
+    # state and observations
 
     def _current_rows(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """qpos, qvel, sensordata, actuator_force of simulations ids (all by default) as they stand now."""
         rows = slice(None) if ids is None else ids
-        return tuple(
-            np.array(a[rows])
-            for a in (self.qpos, self.qvel, self.batch.bind("sensordata"), self.batch.bind("actuator_force"))
-        )
+        arrays = (self.qpos, self.qvel, self.batch.bind("sensordata"), self.batch.bind("actuator_force"))
+        return tuple(np.array(a[rows]) for a in arrays)
 
     def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray, terminated: np.ndarray,
                rows: np.ndarray | slice = slice(None)) -> State:  # fmt: skip
         """The State of simulations `rows` from their physics arrays (rows of qpos, qvel, ...)."""
-        sc = self.scene
-        r = sc.root_qpos
+        sc, r = self.scene, self.scene.root_qpos
         quat = qpos[:, r + 3 : r + 7]
         quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
         base_pos = qpos[:, r : r + 3]
         joint_vel = qvel[:, sc.dof_adr]
-        contact_found = sens[:, sc.feet_contact[:, 0]] > 0
         return State(
-            base_pos=base_pos,
-            base_quat=quat,
-            base_lin_vel=sens[:, sc.velocimeter],
-            base_ang_vel=sens[:, sc.gyro],
-            projected_gravity=projected_gravity(quat),
-            base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
-            joint_pos=qpos[:, sc.qpos_adr],
-            joint_vel=joint_vel,
-            joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
-            torque=force,
-            default_joint_pos=sc.default_joint_pos,
-            nominal_height=sc.robot.nominal_height,
-            min_base_height=sc.robot.min_base_height,
-            joint_range=sc.joint_range,
-            torque_limit=self.randomizer.torque_limits()[rows],
-            command=self.command[rows],
-            action=self.action[rows],
-            action_before=self.action_before[rows],
-            feet_contact=contact_found,
-            feet_air_time=self.feet_air_time[rows],
-            feet_first_contact=np.zeros_like(contact_found),
-            base_contact=sens[:, sc.base_contact] > 0,
-            terminated=terminated,
-            dt=self.dt,
-        )
+            base_pos=base_pos, base_quat=quat, base_lin_vel=sens[:, sc.velocimeter], base_ang_vel=sens[:, sc.gyro],
+            projected_gravity=projected_gravity(quat), base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
+            joint_pos=qpos[:, sc.qpos_adr], joint_vel=joint_vel, joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
+            torque=force, default_joint_pos=sc.default_joint_pos, nominal_height=sc.robot.nominal_height,
+            min_base_height=sc.robot.min_base_height, joint_range=sc.joint_range, torque_limit=self.torque_limits()[rows],
+            command=self.command[rows], action=self.action[rows], action_before=self.action_before[rows],
+            feet_contact=sens[:, sc.feet_contact[:, 0]] > 0, base_contact=sens[:, sc.base_contact] > 0,
+            terminated=terminated, dt=self.dt,
+        )  # fmt: skip
 
     def observe(self, s: State, critic_state: State | None = None, noise: bool = True) -> Any:
         """The policy observation of state `s` (delayed as the robot would see it) and, when privileged terms
         are configured, the critic's of `critic_state` (the current state: the critic is not a sensor)."""
-        rng = self.rng if noise else None
-        policy = self.obs_manager.compute(s, rng, self.noise_scale)
+        policy = self.obs_manager.compute(s, self.rng if noise else None, self.noise_scale)
         if self.critic_manager is None:
             return policy
         return {"policy": policy, "critic": self.critic_manager.compute(critic_state or s, None, 0.0)}
+
+    def observation_schema(self) -> list[dict]:
+        """The policy's observation terms in order (name, size, scale, noise, clip, units): the contract."""
+        return self.obs_manager.schema()
 
     # ----------------------------------------------------------------------------------------------
     # reset
@@ -196,55 +170,21 @@ class LocomotionTask:
         self._reset_envs(np.arange(self.num_envs))
         return self.observe(self._state(*self._current_rows(), terminated=np.zeros(self.num_envs, dtype=bool)))
 
-    def _update_curriculum(self, ids: np.ndarray) -> None:
-        walked = self.episode_step[ids] > 0
-        ids = ids[walked]
-        if self.terrain.is_plane or not self.terrain.cfg.curriculum or len(ids) == 0:
-            return
-        r = self.scene.root_qpos
-        distance = np.linalg.norm(self.qpos[ids, r : r + 2] - self.origins[ids], axis=1)
-        commanded = np.linalg.norm(self.command[ids, :2], axis=1) * self.episode_step[ids] * self.dt
-        self.levels[ids] = update_levels(self.levels[ids], distance, commanded, self.terrain.tile,
-                                         self.terrain.n_levels, self.rng)  # fmt: skip
-        self.origins[ids] = self.terrain.tile_origin(self.levels[ids], self.cols[ids])
-
     def _reset_envs(self, ids: np.ndarray) -> None:
-        """Put simulations ids back at their spawn point with new randomization, command and delays."""
+        """Start new episodes in simulations ids: curriculum, reset events, commands, then interval timers."""
         if len(ids) == 0:
             return
-        sc, rng, n = self.scene, self.rng, len(ids)
-        self._update_curriculum(ids)
-        self.randomizer.apply(ids, rng)
-        self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
-        r = sc.root_qpos
-        xy = self.origins[ids] + (0.0 if self.terrain.is_plane else rng.uniform(-1.0, 1.0, size=(n, 2)))
-        yaw = rng.uniform(-np.pi, np.pi, size=n)
-        qpos = self.qpos[ids]
-        qpos[:, r : r + 2] = xy
-        qpos[:, r + 2] = self.terrain.height_at(xy) + sc.robot.spawn_height
-        qpos[:, r + 3 : r + 7] = np.stack([np.cos(yaw / 2), np.zeros(n), np.zeros(n), np.sin(yaw / 2)], axis=1)
-        noise = self.randomization.init_joint_noise
-        joints = sc.default_joint_pos + rng.uniform(-noise, noise, size=(n, sc.num_joints))
-        qpos[:, sc.qpos_adr] = np.clip(joints, sc.joint_range[:, 0], sc.joint_range[:, 1])
-        self.qpos[ids] = qpos
-        self.qvel[ids] = 0.0
-        self.ctrl[ids] = sc.default_joint_pos
+        self.curriculum.reset(ids)
+        self.events.reset(ids)
         self.batch.forward(ids)
-
-        physics_dt = self.cfg.sim.physics_dt
-        self.action_delay[ids] = events.delay_steps(self.randomization.action_delay_ms, physics_dt, n, rng)
-        self.obs_delay[ids] = events.delay_steps(self.randomization.obs_delay_ms, physics_dt, n, rng)
-        self.command[ids] = sample_commands(self.cfg.commands, n, rng, ids)
-        self.command_timer[ids] = sample_resample_time(self.cfg.commands, n, rng)
-        push = self.randomization.push_interval_s
-        self.push_timer[ids] = np.inf if push is None else rng.uniform(push[0], push[1], size=n)
+        self.commands.reset(ids)
+        self.events.schedule(ids)
         self.action[ids] = 0.0
         self.action_before[ids] = 0.0
-        self.target[ids] = sc.default_joint_pos
+        self.target[ids] = self.scene.default_joint_pos
         self.episode_step[ids] = 0
-        self.feet_air_time[ids] = 0.0
-        self.last_contact[ids] = False
         self.joint_vel_prev[ids] = 0.0
+        self.reward_manager.reset(ids)
         for sums in self.episode_sums.values():
             sums[ids] = 0.0
         if self._prev is None:
@@ -282,12 +222,11 @@ class LocomotionTask:
     def step(self, action: np.ndarray) -> StepResult:
         """Advance every environment by one policy step."""
         n, sc = self.num_envs, self.scene
-        clip = self.cfg.action_clip
         action = np.asarray(action, dtype=np.float64).reshape(n, sc.num_joints)
         if not np.isfinite(action).all():
             action = np.nan_to_num(action, nan=0.0)
         self.action_before = self.action
-        self.action = np.clip(action, -clip, clip)
+        self.action = np.clip(action, -self.cfg.action_clip, self.cfg.action_clip)
         target = sc.default_joint_pos + sc.robot.action_scale * self.action
         rec, diverged = self._simulate(target)
         self.target = target
@@ -296,14 +235,6 @@ class LocomotionTask:
 
         self.episode_step += 1
         s = self._state(*last, terminated=np.zeros(n, dtype=bool))
-        contact = s.feet_contact
-        touching = contact | self.last_contact
-        self.last_contact = contact
-        s.feet_first_contact = (self.feet_air_time > 0) & touching
-        self.feet_air_time += self.dt
-        s.feet_air_time = self.feet_air_time.copy()
-        self.feet_air_time *= ~touching
-
         terminated = self.termination_manager.compute(s) & ~diverged
         truncated = (self.episode_step >= self.max_episode_steps) | diverged
         s.terminated = terminated
@@ -316,8 +247,8 @@ class LocomotionTask:
 
         done = terminated | truncated
         # a finished episode's last observation shows the command it ran under (value bootstrapping reads it)
-        self._resample_commands(~done)
-        self._push()
+        self.commands.step(~done)
+        self.events.step()
         obs = self.observe(self._observed_state(rec, s), s)
         if diverged.any():  # a diverged simulation's numbers never reach the policy: repeat its last observation
             self._replace_rows(obs, np.flatnonzero(diverged), self._rows(self._last_obs, np.flatnonzero(diverged)))
@@ -360,23 +291,6 @@ class LocomotionTask:
             picked.append(value)
         return self._state(*picked, current.torque, terminated=current.terminated)
 
-    def _resample_commands(self, running: np.ndarray) -> None:
-        """New commands for running environments whose timer ran out (reset ones get theirs at reset)."""
-        self.command_timer -= self.dt
-        due = np.flatnonzero((self.command_timer <= 0) & running)
-        if len(due):
-            self.command[due] = sample_commands(self.cfg.commands, len(due), self.rng, due)
-            self.command_timer[due] = sample_resample_time(self.cfg.commands, len(due), self.rng)
-
-    def _push(self) -> None:
-        self.push_timer -= self.dt
-        due = np.flatnonzero(self.push_timer <= 0)
-        if len(due):
-            rd, v = self.scene.root_dof, self.randomization.push_velocity
-            self.qvel[due, rd : rd + 2] += self.rng.uniform(-v, v, size=(len(due), 2))
-            bounds = self.randomization.push_interval_s
-            self.push_timer[due] = self.rng.uniform(bounds[0], bounds[1], size=len(due))
-
     @staticmethod
     def _rows(obs: Any, ids: np.ndarray) -> Any:
         if isinstance(obs, dict):
@@ -390,10 +304,3 @@ class LocomotionTask:
                 obs[k][ids] = rows[k]
         else:
             obs[ids] = rows
-
-    # ----------------------------------------------------------------------------------------------
-    # contract
-
-    def observation_schema(self) -> list[dict]:
-        """The policy's observation terms in order (name, size, scale, noise, clip, units)."""
-        return self.obs_manager.schema()

@@ -169,20 +169,3 @@ class Terrain:
         offset = self.border * self.cell
         return np.stack([offset + (level + 0.5) * self.tile, offset + (col + 0.5) * self.tile], axis=1)
 
-
-def update_levels(
-    levels: np.ndarray,
-    distance: np.ndarray,
-    commanded_distance: np.ndarray,
-    tile_size: float,
-    n_levels: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Curriculum: robots that walked past half a tile go up a level, those that covered less than half
-    of what they were commanded go down; those past the top restart at a random level."""
-    up = distance > tile_size / 2.0
-    down = (distance < 0.5 * commanded_distance) & ~up
-    new = levels + up.astype(int) - down.astype(int)
-    top = new >= n_levels
-    new[top] = rng.integers(0, n_levels, size=int(top.sum()))
-    return np.clip(new, 0, n_levels - 1)

@@ -72,7 +72,8 @@ def write_artifacts(folder: Path, mlp: MLP, calibration: np.ndarray, config_yaml
 def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
     """Everything the robot side must agree with, before file hashes and verdicts are added."""
     task = LocomotionTask(task_config(cfg), num_envs=1, seed=0, nthread=1)
-    sc, rand = task.scene, task.randomization  # resolved: a delay taken from a latency report is stated as used
+    sc, events = task.scene, task.events.terms
+    delay = {k: list(events[k].range_ms or [0.0, 0.0]) if k in events else [0.0, 0.0] for k in ("action_delay", "obs_delay")}
     return {
         "format": "locoforge-bundle/1",
         "created": now(),
@@ -116,11 +117,9 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
             "decimation": task.decimation,
             "control_rate_hz": 1.0 / task.dt,
         },  # fmt: skip
-        "randomization": OmegaConf.to_container(OmegaConf.structured(rand)),
-        "delays_assumed_ms": {
-            "action": list(rand.action_delay_ms or [0.0, 0.0]),
-            "observation": list(rand.obs_delay_ms or [0.0, 0.0]),
-        },
+        "events": OmegaConf.to_container(OmegaConf.structured(task.cfg).events),
+        # resolved: a delay taken from a latency report is stated as the range training used
+        "delays_assumed_ms": {"action": delay["action_delay"], "observation": delay["obs_delay"]},
         "policy": {
             "layers": [list(w.shape) for w in mlp.weights],
             "activations": mlp.activations,

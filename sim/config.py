@@ -18,11 +18,13 @@ COMMANDS = {
 
 @dataclass
 class ScenarioConfig:
-    """Changes from nominal conditions: fields of the randomization, terrain, sim and robot configs."""
+    """Changes from nominal conditions: event terms, observation noise, terrain and sim fields."""
 
     description: str = ""
-    randomization: dict[str, Any] = field(default_factory=dict)
-    """Set over the `none` preset (nominal: no randomization, no noise)."""
+    events: dict[str, Any] = field(default_factory=dict)
+    """env.events terms set over the `none` randomization preset (nominal: no randomization, no noise)."""
+    obs_noise_scale: float | None = None
+    """Multiplier on the observation noise; None: nominal (none)."""
     terrain: dict[str, Any] = field(default_factory=dict)
     """Set over the policy's training terrain."""
     sim: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from envs import presets, task_config
-from envs.config import RandomizationConfig, TaskConfig
+from envs.config import EventTermConfig, TaskConfig
 from envs.task import LocomotionTask
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
@@ -35,25 +34,28 @@ def _merge(base: Any, changes: dict, where: str) -> Any:
 
 
 def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: ValidateConfig) -> TaskConfig:
-    """The task config of one scenario: the policy's training setup, nominal physics, scenario changes."""
-    parts = task_config(train_cfg)
-    env = parts.env
-    env.sim = _merge(
-        env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim"
-    )
-    env.commands = dataclasses.replace(env.commands, fixed=[list(map(float, c)) for c in vcfg.commands.values()])
-    randomization = _merge(presets.load("randomization", "none"), scenario.randomization, "scenario.randomization")
-    if vcfg.extra_action_delay_ms > 0:
-        # the task models delays of up to one policy step
-        cap = 1000.0 * env.sim.physics_dt * env.sim.decimation
-        low, high = randomization.action_delay_ms or [0.0, 0.0]
-        randomization.action_delay_ms = [
-            min(low + vcfg.extra_action_delay_ms, cap),
-            min(high + vcfg.extra_action_delay_ms, cap),
-        ]
-    assert isinstance(randomization, RandomizationConfig)
-    terrain = _merge(parts.terrain, {"curriculum": False, **scenario.terrain}, "scenario.terrain")
-    return TaskConfig(env=env, robot=parts.robot, randomization=randomization, terrain=terrain)
+    """The task config of one scenario: the policy's training setup, nominal physics (the `none` randomization
+    preset, no curriculum), the command sweep, then the scenario's changes."""
+    cfg = task_config(train_cfg)
+    env = cfg.env
+    env.sim = _merge(env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim")
+    if "velocity" not in env.commands:
+        raise ValueError(f"policy: its task has no velocity command to sweep; commands: {list(env.commands)}")
+    env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in vcfg.commands.values()]
+    env.events, noise = presets.randomization("none")
+    for name, change in scenario.events.items():
+        base = env.events.get(name, EventTermConfig())
+        env.events[name] = presets.typed(OmegaConf.merge(OmegaConf.structured(base), change), EventTermConfig,
+                                         f"scenario.events.{name}")  # fmt: skip
+    env.obs_noise_scale = noise if scenario.obs_noise_scale is None else scenario.obs_noise_scale
+    if vcfg.extra_action_delay_ms > 0:  # e.g. a device's inference latency on top of the scenario's own delay
+        delay = env.events.setdefault("action_delay", EventTermConfig())
+        low, high = delay.params.get("range_ms") or [0.0, 0.0]
+        cap = 1000.0 * env.sim.physics_dt * env.sim.decimation  # the task models delays of up to one policy step
+        delay.params["range_ms"] = [min(low + vcfg.extra_action_delay_ms, cap), min(high + vcfg.extra_action_delay_ms, cap)]
+    env.curriculum = {}
+    terrain = _merge(cfg.terrain, dict(scenario.terrain), "scenario.terrain")
+    return TaskConfig(env=env, robot=cfg.robot, terrain=terrain)
 
 
 def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warmup_s: float,
@@ -70,7 +72,8 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
     }
     alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     end_xy = start_xy.copy()
-    mass = robot_mass(task)  # before any episode ends and re-randomizes its simulation
+    # each episode's own randomized values, read before any episode ends and re-randomizes its simulation
+    mass, limit = robot_mass(task), np.array(task.torque_limits())
     for step in rollout(policy, task, task.max_episode_steps, first_obs):
         s, result = step.state, step.result
         for key, value in (("command", step.command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", s.action),
@@ -86,7 +89,7 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
     t = {k: np.stack(v) for k, v in traj.items()}
     warm = t["alive"] & (np.arange(len(t["alive"]))[:, None] >= int(round(warmup_s / task.dt)))
     distance = np.linalg.norm(end_xy - start_xy, axis=1)
-    limit = np.broadcast_to(task.randomizer.torque_limits(), t["torque"].shape[1:])
+    limit = np.broadcast_to(limit, t["torque"].shape[1:])
 
     def measure(cols: np.ndarray) -> dict[str, float]:
         a, w = t["alive"][:, cols], warm[:, cols]
@@ -128,8 +131,7 @@ def robot_mass(task: LocomotionTask) -> np.ndarray:
 def model_fingerprint(task: Any) -> dict[str, float]:
     """A few physical values of a scenario's simulation, to show what the scenario changed."""
     b, sc = task.batch, task.scene
-    friction = b.expanded("geom_friction")
-    mass = b.expanded("body_mass")
+    friction, mass, gain = b.expanded("geom_friction"), b.expanded("body_mass"), b.expanded("actuator_gainprm")
     return {
         "timestep": float(task.model.opt.timestep),
         "decimation": int(task.decimation),
@@ -142,7 +144,7 @@ def model_fingerprint(task: Any) -> dict[str, float]:
         "mean_base_mass": float(np.mean(mass[:, sc.base_body]))
         if mass is not None
         else float(task.model.body_mass[sc.base_body]),
-        "mean_kp": float(np.mean(b.expanded("actuator_gainprm")[:, :, 0])),
+        "mean_kp": float(np.mean(gain[:, :, 0] if gain is not None else task.model.actuator_gainprm[:, 0])),
         "mean_action_delay_steps": float(task.action_delay.mean()),
         "terrain": task.terrain.cfg.kind,
     }
@@ -195,7 +197,8 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
         report[name] = {
             "description": scenario.description,
             "changes": {
-                "randomization": dict(scenario.randomization),
+                "events": OmegaConf.to_container(OmegaConf.create(dict(scenario.events))),
+                "obs_noise_scale": scenario.obs_noise_scale,
                 "terrain": dict(scenario.terrain),
                 "sim": dict(scenario.sim),
             },

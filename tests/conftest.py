@@ -31,13 +31,11 @@ def quiet_task():
     from envs import task_config
     from envs.task import LocomotionTask
 
-    def make(n: int = 4, seed: int = 0, randomization: str | dict = "none", terrain: str = "flat", **env_overrides):
-        # a dict of randomization fields goes over the `none` preset: only what the test names is randomized
-        base = randomization if isinstance(randomization, str) else "none"
-        cfg = task_config("quadruped_flat", randomization=base, terrain=terrain, **env_overrides)
-        if not isinstance(randomization, str):
-            cfg = task_config(cfg, randomization=randomization)
-        return LocomotionTask(cfg, num_envs=n, seed=seed, nthread=2)
+    def make(n: int = 4, seed: int = 0, randomization: str = "none", terrain: str = "flat", **env_overrides):
+        # env_overrides (events={...}, commands={...}, sim={...}) merge over the preset: with `none`, only the
+        # events a test names are randomized
+        cfg = task_config("quadruped_flat", randomization=randomization, terrain=terrain)
+        return LocomotionTask(task_config(cfg, **env_overrides), num_envs=n, seed=seed, nthread=2)
 
     return make
 

@@ -1,28 +1,67 @@
-"""Velocity commands: drawn per environment, resampled on a per-environment timer, some standing still."""
+"""Command terms: what the robot is asked to do, drawn per environment and resampled on its own timer.
+
+A command term is a class built once as `cls(task, **params)`; it holds `value` (n, k), draws new values for
+environments that reset (`reset(ids)`) and for running ones whose timer ran out (`step(running)`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from envs.config import CommandConfig
+from envs.mdp.ranges import check_range
 
 
-def sample_commands(cfg: CommandConfig, n: int, rng: np.random.Generator, ids: np.ndarray | None = None) -> np.ndarray:
-    """Draw n commands (vx, vy, yaw rate); a share standing_share of them are exactly zero. With fixed
-    commands, environment i gets fixed[i % len(fixed)] (ids: the environments drawn for)."""
-    if cfg.fixed is not None:
-        fixed = np.asarray(cfg.fixed, dtype=np.float64).reshape(-1, 3)
-        ids = np.arange(n) if ids is None else np.asarray(ids)
-        return fixed[ids % len(fixed)]
-    low = np.array([cfg.vx[0], cfg.vy[0], cfg.yaw_rate[0]])
-    high = np.array([cfg.vx[1], cfg.vy[1], cfg.yaw_rate[1]])
-    cmd = rng.uniform(low, high, size=(n, 3))
-    cmd[rng.random(n) < cfg.standing_share] = 0.0
-    return cmd
+class VelocityCommand:
+    """Base velocity (vx, vy in m/s, yaw rate in rad/s) in the heading frame; a share of commands stand still."""
+
+    size = 3
+
+    def __init__(self, task: Any, vx: list[float] = (-1.0, 1.0), vy: list[float] = (-1.0, 1.0),
+                 yaw_rate: list[float] = (-1.0, 1.0), resample_s: list[float] = (5.0, 10.0), standing_share: float = 0.1,
+                 fixed: list[list[float]] | None = None) -> None:  # fmt: skip
+        """Args:
+        vx, vy, yaw_rate: [low, high] of each component.
+        resample_s: each environment draws the time to its next command from this range (s).
+        standing_share: share of commands that are exactly zero.
+        fixed: evaluation commands: environment i always gets fixed[i % len(fixed)], never resampled.
+        """
+        where = "env.commands.velocity.params"
+        for name, value in (("vx", vx), ("vy", vy), ("yaw_rate", yaw_rate)):
+            check_range(f"{where}.{name}", list(value), non_negative=False)
+        check_range(f"{where}.resample_s", list(resample_s), non_negative=True)
+        if not 0.0 <= standing_share <= 1.0:
+            raise ValueError(f"{where}.standing_share: must be in [0, 1], got {standing_share}")
+        self.task = task
+        self.low = np.array([vx[0], vy[0], yaw_rate[0]], dtype=np.float64)
+        self.high = np.array([vx[1], vy[1], yaw_rate[1]], dtype=np.float64)
+        self.resample_s = list(resample_s)
+        self.standing_share = standing_share
+        self.fixed = None if fixed is None else np.asarray(fixed, dtype=np.float64).reshape(-1, 3)
+        self.value = np.zeros((task.num_envs, 3))
+        self.timer = np.zeros(task.num_envs)
+
+    def _draw(self, ids: np.ndarray) -> None:
+        rng, n = self.task.rng, len(ids)
+        if self.fixed is not None:
+            self.value[ids] = self.fixed[ids % len(self.fixed)]
+            self.timer[ids] = np.inf
+            return
+        cmd = rng.uniform(self.low, self.high, size=(n, 3))
+        cmd[rng.random(n) < self.standing_share] = 0.0
+        self.value[ids] = cmd
+        self.timer[ids] = rng.uniform(self.resample_s[0], self.resample_s[1], size=n)
+
+    def reset(self, ids: np.ndarray) -> None:
+        self._draw(ids)
+
+    def step(self, running: np.ndarray) -> None:
+        """Advance the timers one policy step; new commands for running environments whose timer ran out."""
+        self.timer -= self.task.dt
+        due = np.flatnonzero((self.timer <= 0) & running)
+        if len(due):
+            self._draw(due)
 
 
-def sample_resample_time(cfg: CommandConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Seconds until each environment's next command (never, for fixed commands)."""
-    if cfg.fixed is not None:
-        return np.full(n, np.inf)
-    return rng.uniform(cfg.resample_s[0], cfg.resample_s[1], size=n)
+TERMS = {"velocity": VelocityCommand}

@@ -1,44 +1,18 @@
-"""Domain randomization: per-environment model values written through mujoco.batch's expanded fields."""
+"""Event terms: resets, domain randomization, pushes and delays, each a class built once as `cls(task, **params)`
+and called with the environments it acts on. Model-parameter terms (phase 0) run before state resets (phase 1):
+MuJoCo's set_const, which follows a mass change, puts the simulation back at its reference pose."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
-from mujoco.batch import Batch
 
-from envs.config import RandomizationConfig
+from envs.mdp.ranges import check_range
 
-RANGES = ("friction", "added_mass", "com_offset", "motor_strength", "kp_scale", "kd_scale",
-          "push_interval_s", "action_delay_ms", "obs_delay_ms")  # fmt: skip
-NON_NEGATIVE = (
-    "friction",
-    "motor_strength",
-    "kp_scale",
-    "kd_scale",
-    "push_interval_s",
-    "action_delay_ms",
-    "obs_delay_ms",
-)
-
-
-def check_range(name: str, value: list | None, non_negative: bool) -> None:
-    """Fail with one line unless value is None or [low, high] with low <= high (and low >= 0 if asked)."""
-    if value is None:
-        return
-    if len(value) != 2 or value[0] > value[1] or (non_negative and value[0] < 0):
-        floor = "0 <= " if non_negative else ""
-        raise ValueError(f"{name}: {list(value)} is not a range; give [low, high] with {floor}low <= high")
-
-
-def validate(cfg: RandomizationConfig, max_delay_ms: float) -> None:
-    """Check every range of a randomization config at start-up."""
-    for name in RANGES:
-        check_range(f"randomization.{name}", getattr(cfg, name), name in NON_NEGATIVE)
-    for name in ("action_delay_ms", "obs_delay_ms"):
-        value = getattr(cfg, name)
-        if value is not None and value[1] > max_delay_ms + 1e-9:
-            raise ValueError(f"randomization.{name}: {value[1]} ms exceeds one policy step ({max_delay_ms} ms)")
-    if cfg.push_velocity < 0 or cfg.obs_noise_scale < 0 or cfg.init_joint_noise < 0:
-        raise ValueError("randomization.push_velocity, obs_noise_scale, init_joint_noise: must be >= 0")
+PARAMS = "env.events"
 
 
 def _draw(rng: np.random.Generator, bounds: list | None, n: int, default: float, shape: tuple = ()) -> np.ndarray:
@@ -47,19 +21,32 @@ def _draw(rng: np.random.Generator, bounds: list | None, n: int, default: float,
     return rng.uniform(bounds[0], bounds[1], size=(n, *shape))
 
 
-class ModelRandomizer:
-    """Writes randomized physical parameters into the rows of the reset simulations."""
+class Physics:
+    """Per-environment friction, base mass and CoM, motor strength and PD gains, written through mujoco.batch's
+    expanded model fields. Each range is a multiplier ([1, 1] or None: off) or, for mass and CoM, an offset."""
 
-    def __init__(self, cfg: RandomizationConfig, batch: Batch, base_body: int, kp: np.ndarray, kd: np.ndarray,
-                 torque_limit: np.ndarray) -> None:  # fmt: skip
-        self.cfg = cfg
-        self.batch = batch
-        self.base_body = base_body
-        model = batch.model
-        self.nominal_friction = model.geom_friction[:, 0].copy()
-        self.nominal_mass = float(model.body_mass[base_body])
-        self.nominal_ipos = model.body_ipos[base_body].copy()
-        self.kp, self.kd, self.torque_limit = kp, kd, torque_limit
+    phase = 0
+
+    def __init__(self, task: Any, friction: list[float] | None = None, added_mass: list[float] | None = None,
+                 com_offset: list[float] | None = None, motor_strength: list[float] | None = None,
+                 kp_scale: list[float] | None = None, kd_scale: list[float] | None = None) -> None:  # fmt: skip
+        """Args:
+        friction: multiplier on every geom's sliding friction. added_mass: kg added to the base body.
+        com_offset: uniform offset of the base's centre of mass on each axis (m).
+        motor_strength: multiplier on motor torque and its limit. kp_scale, kd_scale: multipliers on the PD gains.
+        """
+        for name, value in (("friction", friction), ("motor_strength", motor_strength), ("kp_scale", kp_scale),
+                            ("kd_scale", kd_scale)):  # fmt: skip
+            check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=True)
+        for name, value in (("added_mass", added_mass), ("com_offset", com_offset)):
+            check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=False)
+        self.task, batch, sc = task, task.batch, task.scene
+        self.ranges = {"friction": friction, "added_mass": added_mass, "com_offset": com_offset,
+                       "motor_strength": motor_strength, "kp_scale": kp_scale, "kd_scale": kd_scale}  # fmt: skip
+        self.base = sc.base_body
+        self.nominal_friction = task.model.geom_friction[:, 0].copy()
+        self.nominal_mass = float(task.model.body_mass[self.base])
+        self.nominal_ipos = task.model.body_ipos[self.base].copy()
         self.friction = batch.expand("geom_friction")
         self.mass = batch.expand("body_mass")
         self.ipos = batch.expand("body_ipos")
@@ -67,49 +54,52 @@ class ModelRandomizer:
         self.bias = batch.expand("actuator_biasprm")
         self.forcerange = batch.expand("actuator_forcerange")
 
-    def apply(self, ids: np.ndarray, rng: np.random.Generator) -> None:
-        """Draw new values for simulations ids and write them; derived constants follow via set_const."""
-        n, cfg = len(ids), self.cfg
-        self.friction[ids, :, 0] = self.nominal_friction * _draw(rng, cfg.friction, n, 1.0)[:, None]
-        self.mass[ids, self.base_body] = self.nominal_mass + _draw(rng, cfg.added_mass, n, 0.0)
-        self.ipos[ids, self.base_body] = self.nominal_ipos + _draw(rng, cfg.com_offset, n, 0.0, (3,))
-        strength = _draw(rng, cfg.motor_strength, n, 1.0)[:, None]
-        kp = self.kp * strength * _draw(rng, cfg.kp_scale, n, 1.0)[:, None]
-        kd = self.kd * strength * _draw(rng, cfg.kd_scale, n, 1.0)[:, None]
+    def __call__(self, ids: np.ndarray) -> None:
+        r, rng, n, sc = self.ranges, self.task.rng, len(ids), self.task.scene
+        self.friction[ids, :, 0] = self.nominal_friction * _draw(rng, r["friction"], n, 1.0)[:, None]
+        self.mass[ids, self.base] = self.nominal_mass + _draw(rng, r["added_mass"], n, 0.0)
+        self.ipos[ids, self.base] = self.nominal_ipos + _draw(rng, r["com_offset"], n, 0.0, (3,))
+        strength = _draw(rng, r["motor_strength"], n, 1.0)[:, None]
+        kp = sc.kp * strength * _draw(rng, r["kp_scale"], n, 1.0)[:, None]
+        kd = sc.kd * strength * _draw(rng, r["kd_scale"], n, 1.0)[:, None]
         self.gain[ids, :, 0] = kp
         self.bias[ids, :, 1] = -kp
         self.bias[ids, :, 2] = -kd
-        limit = self.torque_limit * strength
-        self.forcerange[ids, :, 0] = -limit
-        self.forcerange[ids, :, 1] = limit
-        if cfg.added_mass is not None or cfg.com_offset is not None:
-            self.batch.set_const(ids)
-
-    def torque_limits(self) -> np.ndarray:
-        """Torque limit of each motor in each simulation, (n, nu)."""
-        return self.forcerange[:, :, 1]
+        self.forcerange[ids, :, 0] = -sc.torque_limit * strength
+        self.forcerange[ids, :, 1] = sc.torque_limit * strength
+        if r["added_mass"] is not None or r["com_offset"] is not None:
+            self.task.batch.set_const(ids)
 
 
-def delay_from_latency_report(path: str, policy_dt: float) -> list[float]:
-    """An action delay range (ms) from export.py's latency.json: the recommended artifact's estimated
-    device p50 to p99.9, capped at one policy step."""
-    import json
-    from pathlib import Path
+class ResetPose:
+    """Every episode starts here: the base at its spawn point (jittered on terrain) with a random heading, joints
+    at the default pose plus uniform noise, at rest, the PD targets at the default pose."""
 
-    try:
-        report = json.loads(Path(path).read_text())
-        estimate = report["artifacts"][report["recommended"]]["device_estimate"]
-        low, high = estimate["p50_us"] / 1000.0, estimate["p999_us"] / 1000.0
-    except FileNotFoundError:
-        raise ValueError(
-            f"randomization.action_delay_from: '{path}' not found; give a latency.json from export.py"
-        ) from None
-    except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(
-            f"randomization.action_delay_from: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})"
-        ) from None
-    cap = policy_dt * 1000.0
-    return [min(low, cap), min(high, cap)]
+    phase = 1
+
+    def __init__(self, task: Any, joint_noise: float = 0.1) -> None:
+        """Args: joint_noise: half-width of uniform noise on joint positions (rad)."""
+        if joint_noise < 0:
+            raise ValueError(f"{PARAMS}.reset_pose.params.joint_noise: must be >= 0, got {joint_noise}")
+        self.task, self.joint_noise = task, joint_noise
+
+    def __call__(self, ids: np.ndarray) -> None:
+        import mujoco
+
+        task, sc, rng, n = self.task, self.task.scene, self.task.rng, len(ids)
+        task.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        r, terrain = sc.root_qpos, task.terrain
+        xy = task.origins[ids] + (0.0 if terrain.is_plane else rng.uniform(-1.0, 1.0, size=(n, 2)))
+        yaw = rng.uniform(-np.pi, np.pi, size=n)
+        qpos = task.qpos[ids]
+        qpos[:, r : r + 2] = xy
+        qpos[:, r + 2] = terrain.height_at(xy) + sc.robot.spawn_height
+        qpos[:, r + 3 : r + 7] = np.stack([np.cos(yaw / 2), np.zeros(n), np.zeros(n), np.sin(yaw / 2)], axis=1)
+        joints = sc.default_joint_pos + rng.uniform(-self.joint_noise, self.joint_noise, size=(n, sc.num_joints))
+        qpos[:, sc.qpos_adr] = np.clip(joints, sc.joint_range[:, 0], sc.joint_range[:, 1])
+        task.qpos[ids] = qpos
+        task.qvel[ids] = 0.0
+        task.ctrl[ids] = sc.default_joint_pos
 
 
 def delay_steps(bounds_ms: list | None, physics_dt: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -118,3 +108,78 @@ def delay_steps(bounds_ms: list | None, physics_dt: float, n: int, rng: np.rando
         return np.zeros(n, dtype=int)
     ms = rng.uniform(bounds_ms[0], bounds_ms[1], size=n)
     return np.rint(ms / 1000.0 / physics_dt).astype(int)
+
+
+def delay_from_latency_report(path: str, policy_dt: float) -> list[float]:
+    """An action delay range (ms) from export.py's latency.json: the recommended artifact's estimated device
+    p50 to p99.9, capped at one policy step (the most the task models)."""
+    where = f"{PARAMS}.action_delay.params.from_latency_report"
+    try:
+        report = json.loads(Path(path).read_text())
+        estimate = report["artifacts"][report["recommended"]]["device_estimate"]
+        low, high = estimate["p50_us"] / 1000.0, estimate["p999_us"] / 1000.0
+    except FileNotFoundError:
+        raise ValueError(f"{where}: '{path}' not found; give a latency.json from export.py") from None
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"{where}: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})") from None
+    cap = policy_dt * 1000.0
+    return [min(low, cap), min(high, cap)]
+
+
+class _Delay:
+    """A per-environment delay in physics steps, drawn at reset from a range in ms (at most one policy step)."""
+
+    phase = 1
+    name = ""
+
+    def __init__(self, task: Any, range_ms: list[float] | None = None) -> None:
+        where = f"{PARAMS}.{self.name}.params.range_ms"
+        check_range(where, range_ms, non_negative=True)
+        step_ms = task.dt * 1000.0
+        if range_ms is not None and range_ms[1] > step_ms + 1e-9:
+            raise ValueError(f"{where}: {range_ms[1]} ms exceeds one policy step ({step_ms:g} ms)")
+        self.task, self.range_ms = task, None if range_ms is None else [float(v) for v in range_ms]
+
+
+class ActionDelay(_Delay):
+    """Time between the policy's action and the motors: the previous target holds for that many physics steps."""
+
+    name = "action_delay"
+
+    def __init__(self, task: Any, range_ms: list[float] | None = None, from_latency_report: str | None = None) -> None:
+        """Args: range_ms: [low, high] (ms); from_latency_report: an export.py latency.json whose estimated device
+        latency sets the range instead."""
+        if from_latency_report:
+            range_ms = delay_from_latency_report(from_latency_report, task.dt)
+        super().__init__(task, range_ms)
+
+    def __call__(self, ids: np.ndarray) -> None:
+        self.task.action_delay[ids] = delay_steps(self.range_ms, self.task.cfg.sim.physics_dt, len(ids), self.task.rng)
+
+
+class ObservationDelay(_Delay):
+    """Age of the observation the policy sees, in physics steps (the critic always sees the current state)."""
+
+    name = "obs_delay"
+
+    def __call__(self, ids: np.ndarray) -> None:
+        self.task.obs_delay[ids] = delay_steps(self.range_ms, self.task.cfg.sim.physics_dt, len(ids), self.task.rng)
+
+
+class Push:
+    """A planar velocity kick of the base, uniform in [-velocity, velocity] on x and y (m/s); interval mode."""
+
+    phase = 1
+
+    def __init__(self, task: Any, velocity: float = 0.5) -> None:
+        if velocity < 0:
+            raise ValueError(f"{PARAMS}.push.params.velocity: must be >= 0, got {velocity}")
+        self.task, self.velocity = task, velocity
+
+    def __call__(self, ids: np.ndarray) -> None:
+        rd, v = self.task.scene.root_dof, self.velocity
+        self.task.qvel[ids, rd : rd + 2] += self.task.rng.uniform(-v, v, size=(len(ids), 2))
+
+
+TERMS = {"physics": Physics, "reset_pose": ResetPose, "action_delay": ActionDelay, "obs_delay": ObservationDelay,
+         "push": Push}  # fmt: skip

@@ -67,11 +67,31 @@ def torque_saturation(s: State, ratio: float = 0.95) -> np.ndarray:
     return np.sum(np.abs(s.torque) > ratio * s.torque_limit, axis=1).astype(np.float64)
 
 
-def feet_air_time(s: State, threshold: float = 0.3, command_min: float = 0.1) -> np.ndarray:
-    """Reward steps: at each touchdown, the air time beyond a threshold (s); only while commanded to move."""
-    moving = np.linalg.norm(s.command[:, :2], axis=1) + np.abs(s.command[:, 2]) > command_min
-    gain = np.sum((s.feet_air_time - threshold) * s.feet_first_contact, axis=1)
-    return gain * moving
+class FeetAirTime:
+    """Reward steps: at each touchdown, the air time beyond a threshold (s); only while commanded to move.
+
+    Stateful: it keeps each foot's time in the air since its last contact (reset with the episode).
+    """
+
+    def __init__(self, probe: State, threshold: float = 0.3, command_min: float = 0.1) -> None:
+        self.threshold, self.command_min = threshold, command_min
+        self.air_time = np.zeros(probe.feet_contact.shape)
+        self.last_contact = np.zeros(probe.feet_contact.shape, dtype=bool)
+
+    def reset(self, ids: np.ndarray) -> None:
+        self.air_time[ids] = 0.0
+        self.last_contact[ids] = False
+
+    def __call__(self, s: State) -> np.ndarray:
+        # a contact seen at this step or the last one counts: a single contact step can be missed at 50 Hz
+        touching = s.feet_contact | self.last_contact
+        self.last_contact = s.feet_contact.copy()
+        first_contact = (self.air_time > 0) & touching
+        self.air_time += s.dt
+        gain = np.sum((self.air_time - self.threshold) * first_contact, axis=1)
+        self.air_time *= ~touching
+        moving = np.linalg.norm(s.command[:, :2], axis=1) + np.abs(s.command[:, 2]) > self.command_min
+        return gain * moving
 
 
 def stand_still(s: State, command_min: float = 0.1) -> np.ndarray:

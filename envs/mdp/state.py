@@ -30,8 +30,6 @@ class State:
     action: np.ndarray  # (n, nj) the policy's latest action
     action_before: np.ndarray  # (n, nj) the action of the step before
     feet_contact: np.ndarray  # (n, nf) bool
-    feet_air_time: np.ndarray  # (n, nf) s in the air before the latest touchdown (or so far)
-    feet_first_contact: np.ndarray  # (n, nf) bool: touched down during this step
     base_contact: np.ndarray  # (n,) bool: the base touches something
     terminated: np.ndarray  # (n,) bool, set before rewards are computed
     dt: float  # policy dt (s)

@@ -39,7 +39,10 @@ def finished_run(tmp_path_factory) -> Path:
     (["+algo.hyperparams.learning_rat=0.1", "env=hopper"], "error: algo.hyperparams: 'learning_rat' is not a ppo hyperparameter"),
     (["robot.joints=[FR_hip_joint,nope]"], "error: robot.joints: 'nope' is not a joint of quadruped.xml"),
     (["robot.mjcf=missing.xml"], "error: robot.mjcf: 'missing.xml' not found"),
-    (["randomization.friction=[1.0,0.2]"], "error: randomization.friction: [1.0, 0.2] is not a range"),
+    (["env.events.physics.params.friction=[1.0,0.2]"], "error: env.events.physics.params.friction: [1.0, 0.2] is not a range"),
+    (["env.events.pushh.interval_s=[1,2]"], "error: env.events: unknown term 'pushh'; accepted: action_delay, obs_delay, physics, push, reset_pose"),
+    (["env.commands.velocity.params.vz=[0,1]"], "error: env.commands.velocity.params: got an unexpected keyword argument 'vz'"),
+    (["env.curriculum.terrain_levels.params.promote=0.5"], "error: env.curriculum.terrain_levels.params: got an unexpected keyword argument 'promote'"),
     (["+env.rewards={fly_high:{weight:1.0}}"], "error: env.rewards: unknown term 'fly_high'"),
 ])  # fmt: skip
 def test_bad_config_gives_one_clear_line(tmp_path, args, expected):

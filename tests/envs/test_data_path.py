@@ -35,7 +35,8 @@ def test_simulation_error_on_the_very_first_step_resets_that_env_only(quiet_task
 
 
 def test_critic_sees_the_current_state_while_the_actor_sees_the_delayed_one(quiet_task):
-    task = quiet_task(n=1, randomization={"obs_delay_ms": [20.0, 20.0], "init_joint_noise": 0.0, "obs_noise_scale": 0.0})
+    task = quiet_task(n=1, events={"obs_delay": {"params": {"range_ms": [20.0, 20.0]}},
+                                   "reset_pose": {"params": {"joint_noise": 0.0}}})  # fmt: skip
     task.reset()
     obs = task.step(np.full((1, 12), 0.8)).obs
     now = task.qpos[:, task.scene.qpos_adr] - task.scene.default_joint_pos
@@ -46,7 +47,7 @@ def test_critic_sees_the_current_state_while_the_actor_sees_the_delayed_one(quie
 
 
 def test_a_finished_episode_keeps_its_command_in_the_terminal_observation(quiet_task):
-    task = quiet_task(n=8, commands={"resample_s": [0.1, 0.1], "standing_share": 0.0},
+    task = quiet_task(n=8, commands={"velocity": {"params": {"resample_s": [0.1, 0.1], "standing_share": 0.0}}},
                       sim={"episode_length_s": 0.1})  # fmt: skip
     task.reset()
     for _ in range(4):
@@ -113,7 +114,7 @@ def test_robot_mass_follows_the_randomized_payload(quiet_task):
     from sim.runner import robot_mass
 
     nominal = quiet_task(n=2)
-    loaded = quiet_task(n=2, randomization={"added_mass": [3.0, 3.0]})
+    loaded = quiet_task(n=2, events={"physics": {"params": {"added_mass": [3.0, 3.0]}}})
     loaded.reset()
     np.testing.assert_allclose(robot_mass(loaded), robot_mass(nominal) + 3.0)
     assert robot_mass(nominal)[0] == pytest.approx(nominal.model.body_subtreemass[nominal.scene.base_body])

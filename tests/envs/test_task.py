@@ -10,9 +10,11 @@ import pytest
 
 from envs import presets
 
+STILL = {"reset_pose": {"params": {"joint_noise": 0.0}}}  # episodes start exactly at the default pose
+
 
 def test_observation_at_rest_is_level_gravity_and_zero_joint_error(quiet_task):
-    task = quiet_task(n=3, randomization={"init_joint_noise": 0.0, "obs_noise_scale": 0.0})
+    task = quiet_task(n=3, events=STILL)
     obs = task.reset()["policy"]
     names = [t["name"] for t in task.observation_schema()]
     sizes = [t["size"] for t in task.observation_schema()]
@@ -27,7 +29,7 @@ def test_observation_at_rest_is_level_gravity_and_zero_joint_error(quiet_task):
 
 
 def test_pd_law_and_torque_clipping(quiet_task):
-    task = quiet_task(n=2, randomization={"init_joint_noise": 0.0})
+    task = quiet_task(n=2, events=STILL)
     task.reset()
     sc = task.scene
     model = task.batch.get_model(0)
@@ -48,8 +50,8 @@ def test_pd_law_and_torque_clipping(quiet_task):
 
 
 def test_commands_resample_on_timer_with_standing_share(quiet_task):
-    task = quiet_task(n=200, commands={"vx": [-1.0, 1.0], "vy": [-0.5, 0.5], "yaw_rate": [-1.0, 1.0],
-                                       "resample_s": [0.1, 0.1], "standing_share": 0.25})  # fmt: skip
+    task = quiet_task(n=200, commands={"velocity": {"params": {"vx": [-1.0, 1.0], "vy": [-0.5, 0.5], "yaw_rate": [-1.0, 1.0],
+                                       "resample_s": [0.1, 0.1], "standing_share": 0.25}}})  # fmt: skip
     task.reset()
     first = task.command.copy()
     standing = np.all(first == 0, axis=1).mean()
@@ -127,7 +129,7 @@ def test_divergence_in_the_single_gym_env_is_truncated_with_finite_obs():
 
 
 def test_action_delay_holds_previous_target(quiet_task):
-    task = quiet_task(n=2, randomization={"action_delay_ms": [20.0, 20.0]})
+    task = quiet_task(n=2, events={"action_delay": {"params": {"range_ms": [20.0, 20.0]}}})
     task.reset()
     assert (task.action_delay == 4).all()  # 20 ms at 5 ms physics steps: the whole policy step
     q0 = task.qpos[:, task.scene.qpos_adr].copy()
@@ -142,9 +144,8 @@ def test_action_delay_holds_previous_target(quiet_task):
 
 
 def test_observation_delay_shows_older_state(quiet_task):
-    quiet = {"init_joint_noise": 0.0, "obs_noise_scale": 0.0}
-    delayed = quiet_task(n=1, randomization={**quiet, "obs_delay_ms": [20.0, 20.0]})
-    fresh = quiet_task(n=1, randomization=quiet)
+    delayed = quiet_task(n=1, events={**STILL, "obs_delay": {"params": {"range_ms": [20.0, 20.0]}}})
+    fresh = quiet_task(n=1, events=STILL)
     joints = slice(9, 21)  # joint_pos_rel in the policy observation
     np.testing.assert_allclose(delayed.reset()["policy"][:, joints], 0.0, atol=1e-6)
     fresh.reset()
@@ -158,7 +159,7 @@ def test_observation_delay_shows_older_state(quiet_task):
 
 @pytest.mark.parametrize("terrain", ["flat", "rough", "slopes", "stairs"])
 def test_terrains_generate_and_are_walkable_at_spawn(quiet_task, terrain):
-    task = quiet_task(n=8, terrain=terrain, randomization={"init_joint_noise": 0.0})
+    task = quiet_task(n=8, terrain=terrain, events=STILL)
     task.reset()
     if terrain != "flat":
         assert task.terrain.heights.shape == (12 * 80, 6 * 80) and np.ptp(task.terrain.heights) > 0.05
@@ -170,7 +171,7 @@ def test_terrains_generate_and_are_walkable_at_spawn(quiet_task, terrain):
 
 
 def test_curriculum_promotes_far_walkers_and_demotes_stragglers():
-    from envs.terrain import update_levels
+    from envs.mdp.curriculum import update_levels
 
     rng = np.random.default_rng(0)
     levels = np.array([2, 2, 2, 9])
@@ -180,7 +181,7 @@ def test_curriculum_promotes_far_walkers_and_demotes_stragglers():
 
 
 def test_second_robot_trains_through_its_config(quiet_task):
-    task = quiet_task(n=2, robot="quadruped_large", randomization={"init_joint_noise": 0.0})
+    task = quiet_task(n=2, robot="quadruped_large", events=STILL)
     obs = task.reset()["policy"]
     assert obs.shape == (2, 45)
     assert task.scene.joint_names[0] == "LF_HAA" and task.model.body_subtreemass[task.scene.base_body] > 20.0

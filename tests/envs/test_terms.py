@@ -17,8 +17,7 @@ def make_state(n: int = 2, **fields) -> State:
         joint_pos=np.zeros((n, nj)), joint_vel=np.zeros((n, nj)), joint_acc=np.zeros((n, nj)), torque=np.zeros((n, nj)),
         default_joint_pos=np.zeros(nj), nominal_height=0.28, min_base_height=0.12, joint_range=np.tile([-1.0, 1.0], (nj, 1)), torque_limit=np.full((n, nj), 20.0),
         command=np.zeros((n, 3)), action=np.zeros((n, nj)), action_before=np.zeros((n, nj)),
-        feet_contact=np.ones((n, nf), dtype=bool), feet_air_time=np.zeros((n, nf)),
-        feet_first_contact=np.zeros((n, nf), dtype=bool), base_contact=np.zeros(n, dtype=bool),
+        feet_contact=np.ones((n, nf), dtype=bool), base_contact=np.zeros(n, dtype=bool),
         terminated=np.zeros(n, dtype=bool), dt=0.02,
     )  # fmt: skip
     base.update(fields)
@@ -56,13 +55,20 @@ def test_magnitude_penalties_match_hand_computed_values():
 
 
 def test_feet_air_time_rewards_long_steps_only_when_moving():
-    air = np.array([[0.5, 0.1, 0, 0]] * 2)
-    first = np.array([[True, True, False, False]] * 2)
-    s = make_state(feet_air_time=air, feet_first_contact=first, command=np.array([[1.0, 0, 0], [0, 0, 0]]))
-    r = rewards.feet_air_time(s, threshold=0.3)
-    assert r[0] == pytest.approx(0.2 - 0.2) and r[1] == 0.0
-    s.feet_air_time = np.array([[0.6, 0.4, 0, 0]] * 2)
-    assert rewards.feet_air_time(s, threshold=0.3)[0] == pytest.approx(0.4)
+    term = rewards.FeetAirTime(make_state(), threshold=0.3)
+    command = np.array([[1.0, 0, 0], [0, 0, 0]])  # env 0 walks, env 1 stands
+    feet = np.zeros((2, 4), dtype=bool)
+    feet[:, 1:] = True
+    values = []
+    # foot 0: down at step 0, up from step 1, down again at step 26: 0.5 s counted in the air at 50 Hz
+    for step in range(27):
+        feet[:, 0] = step in (0, 26)
+        values.append(term(make_state(feet_contact=feet.copy(), command=command)))
+    values = np.array(values)
+    assert values[-1, 0] == pytest.approx(0.5 - 0.3) and values[-1, 1] == 0.0
+    assert np.all(values[:-1] == 0.0), "only a touchdown earns reward"
+    term.reset(np.array([0]))
+    assert term.air_time[0].sum() == 0.0 and not term.last_contact[0].any()
 
 
 def test_stand_still_only_penalizes_without_command():
@@ -94,7 +100,7 @@ def test_reward_manager_applies_weight_and_dt_once():
     from envs.managers import RewardManager
 
     manager = RewardManager(
-        {"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards"
+        {"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards", make_state()
     )
     total, parts = manager.compute(make_state(n=2, terminated=np.array([False, True])))
     assert total.tolist() == pytest.approx([2.0 * 0.02, 2.0 * 0.02 - 5.0 * 0.02])

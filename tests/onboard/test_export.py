@@ -154,15 +154,14 @@ def test_training_delay_from_latency_report(exported):
     _, bundle, _ = exported
     lat = json.loads((bundle / "latency.json").read_text())
     estimate = lat["artifacts"][lat["recommended"]]["device_estimate"]
-    task = LocomotionTask(task_config("quadruped_flat", randomization={"action_delay_from": str(bundle / "latency.json")}),
-                          num_envs=2)  # fmt: skip
-    assert task.randomization.action_delay_ms == pytest.approx(
+    delay = {"action_delay": {"params": {"from_latency_report": str(bundle / "latency.json")}}}
+    task = LocomotionTask(task_config("quadruped_flat", events=delay), num_envs=2)
+    assert task.events.terms["action_delay"].range_ms == pytest.approx(
         [min(estimate["p50_us"] / 1000, 20), min(estimate["p999_us"] / 1000, 20)]
     )
-    with pytest.raises(ValueError, match="randomization.action_delay_from: '/nope.json' not found"):
-        LocomotionTask(
-            task_config("quadruped_flat", randomization={"action_delay_from": "/nope.json"}), num_envs=1
-        )
+    with pytest.raises(ValueError, match="action_delay.params.from_latency_report: '/nope.json' not found"):
+        missing = {"action_delay": {"params": {"from_latency_report": "/nope.json"}}}
+        LocomotionTask(task_config("quadruped_flat", events=missing), num_envs=1)
 
 
 @pytest.mark.parametrize("args,expected", [

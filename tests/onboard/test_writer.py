@@ -30,8 +30,6 @@ def test_calibration_and_parity_come_from_disjoint_whole_episodes(tiny_run):
 
 
 def test_manifest_states_the_delay_training_used_and_no_local_path(tiny_run, tmp_path):
-    from omegaconf import OmegaConf
-
     from common.io import load_run_config
     from onboard.extract import MLP
     from onboard.writer import manifest_body
@@ -40,7 +38,7 @@ def test_manifest_states_the_delay_training_used_and_no_local_path(tiny_run, tmp
     latency.write_text(json.dumps({"recommended": "c_int8", "artifacts": {"c_int8": {"device_estimate": {
         "p50_us": 3000.0, "p99_us": 6000.0, "p999_us": 9000.0}}}}))  # fmt: skip
     cfg = load_run_config(tiny_run)
-    cfg.randomization.action_delay_from = str(latency)
+    cfg.env.events.action_delay.params = {"from_latency_report": str(latency)}
     mlp = MLP(weights=[np.zeros((45, 12), np.float32)], biases=[np.zeros(12, np.float32)], activations=["identity"],
               output="clip", action_low=-np.ones(12, np.float32), action_high=np.ones(12, np.float32),
               obs_mean=np.zeros(45), obs_var=np.ones(45), obs_epsilon=1e-8, obs_clip=10.0)  # fmt: skip
@@ -51,4 +49,4 @@ def test_manifest_states_the_delay_training_used_and_no_local_path(tiny_run, tmp
     text = json.dumps(manifest)
     assert str(tiny_run) not in text and "run_dir" not in manifest
     assert [t["name"] for t in manifest["observation"]["terms"]][-1] == "previous_action"
-    assert OmegaConf.to_container(cfg.randomization)["action_delay_from"] == str(latency)
+    assert manifest["events"]["action_delay"]["params"] == {"from_latency_report": str(latency)}
