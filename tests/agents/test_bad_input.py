@@ -40,9 +40,11 @@ def finished_run(tmp_path_factory) -> Path:
     (["robot.joints=[FR_hip_joint,nope]"], "error: robot.joints: 'nope' is not a joint of quadruped.xml"),
     (["robot.mjcf=missing.xml"], "error: robot.mjcf: 'missing.xml' not found"),
     (["env.events.physics.params.friction=[1.0,0.2]"], "error: env.events.physics.params.friction: [1.0, 0.2] is not a range"),
-    (["env.events.pushh.interval_s=[1,2]"], "error: env.events: unknown term 'pushh'; accepted: action_delay, obs_delay, physics, push, reset_pose"),
-    (["env.commands.velocity.params.vz=[0,1]"], "error: env.commands.velocity.params: got an unexpected keyword argument 'vz'"),
-    (["env.curriculum.terrain_levels.params.promote=0.5"], "error: env.curriculum.terrain_levels.params: got an unexpected keyword argument 'promote'"),
+    (["env.events.pushh.interval_s=[1,2]"], "Could not override 'env.events.pushh.interval_s'"),
+    (["+env.events={pushh:{mode:reset}}"], "error: env.events: unknown term 'pushh'; accepted: action_delay, obs_delay, physics, push, reset_pose"),
+    (["+env.commands.velocity.params.vz=[0,1]"], "error: env.commands.velocity.params: got an unexpected keyword argument 'vz'"),
+    (["+env.curriculum.terrain_levels.params.promote=0.5"], "error: env.curriculum.terrain_levels.params: got an unexpected keyword argument 'promote'"),
+    (["env.events.push.mode=sometimes"], "error: env.events.push.mode: unknown 'sometimes'; accepted: reset, interval"),
     (["+env.rewards={fly_high:{weight:1.0}}"], "error: env.rewards: unknown term 'fly_high'"),
 ])  # fmt: skip
 def test_bad_config_gives_one_clear_line(tmp_path, args, expected):

@@ -44,3 +44,18 @@ def test_rough_env_brings_rough_terrain_and_the_command_line_wins():
 def test_device_is_torch_device_for_train():
     assert train_config("device=cuda").device == "cuda"
     assert train_config("device=cpu").device == "cpu"
+
+
+def test_event_command_and_curriculum_terms_are_overrides():
+    from envs import task_config
+
+    cfg = train_config("env.events.push.interval_s=[4,8]", "env.events.physics.params.friction=[0.3,1.5]",
+                       "env.commands.velocity.params.vx=[-0.5,1.5]", "env.curriculum.terrain_levels.params.promote_share=0.6",
+                       "randomization=strong")  # fmt: skip
+    task = task_config(cfg)
+    assert task.env.events["push"].interval_s == [4, 8] and task.env.events["push"].params["velocity"] == 1.0
+    assert task.env.events["physics"].params["friction"] == [0.3, 1.5]
+    assert task.env.commands["velocity"].params["vx"] == [-0.5, 1.5]
+    assert task.env.curriculum["terrain_levels"].params["promote_share"] == 0.6
+    assert list(train_config("randomization=none").env.events) == ["reset_pose"]
+    assert train_config("randomization=none").env.obs_noise_scale == 0.0
