@@ -16,10 +16,11 @@ from torch import nn
 
 from agents.config import AlgoConfig
 from agents.policies import AsymmetricActorCriticPolicy
+from common.activations import TORCH_CLASSES
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "tqc": TQC}
 OFF_POLICY = ("sac", "td3", "tqc")
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
+ACTIVATIONS = {name: getattr(nn, cls) for name, cls in TORCH_CLASSES.items()}
 NOISES = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
 # set by the trainer, not by hyperparams
 _RESERVED = {"policy", "env", "seed", "device", "tensorboard_log", "verbose", "policy_kwargs", "action_noise"}

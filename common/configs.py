@@ -15,7 +15,8 @@ def available(group: str, root: Path = CONFIGS) -> list[str]:
     return sorted(p.stem for p in (root / group).glob("*.yaml"))
 
 
-def compose(config_name: str, overrides: Sequence[str] = (), root: Path = CONFIGS) -> DictConfig:
+def compose(config_name: str, overrides: Sequence[str] = (), root: Path = CONFIGS,
+            return_hydra_config: bool = False) -> DictConfig:  # fmt: skip
     """Compose `<root>/<config_name>.yaml` with Hydra's defaults lists and overrides.
 
     Hydra keeps one global instance; a running app (validate.py, export.py) is set aside and restored, so
@@ -29,6 +30,6 @@ def compose(config_name: str, overrides: Sequence[str] = (), root: Path = CONFIG
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(str(root), version_base="1.3"):
-            return hydra_compose(config_name, overrides=list(overrides))
+            return hydra_compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
     finally:
         GlobalHydra.instance().hydra = running

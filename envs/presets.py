@@ -87,7 +87,9 @@ def _section(group: str, value: Any, current: Any) -> Any:
         return load(group, value)
     if isinstance(value, Mapping) or OmegaConf.is_dict(value):
         return typed(OmegaConf.merge(OmegaConf.structured(current), value), schema, group)
-    raise ValueError(f"{group}: give a preset name, a YAML file, a dict or a {schema.__name__}, got {type(value).__name__}")
+    raise ValueError(
+        f"{group}: give a preset name, a YAML file, a dict or a {schema.__name__}, got {type(value).__name__}"
+    )
 
 
 def task_config(source: Any = None, **overrides: Any) -> TaskConfig:

@@ -17,8 +17,14 @@ import numpy as np
 from mujoco.batch import Batch, SimulationError
 
 from envs.config import EnvConfig, TaskConfig
-from envs.managers import (CommandManager, CurriculumManager, EventManager, ObservationManager, RewardManager,
-                           TerminationManager)  # fmt: skip
+from envs.managers import (
+    CommandManager,
+    CurriculumManager,
+    EventManager,
+    ObservationManager,
+    RewardManager,
+    TerminationManager,  # fmt: skip
+)
 from envs.mdp.state import State, projected_gravity
 from envs.robot import Scene, build_scene
 from envs.terrain import Terrain

@@ -168,4 +168,3 @@ class Terrain:
             return np.zeros((len(level), 2))
         offset = self.border * self.cell
         return np.stack([offset + (level + 0.5) * self.tile, offset + (col + 0.5) * self.tile], axis=1)
-

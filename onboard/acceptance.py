@@ -13,9 +13,14 @@ from onboard.artifacts import ARTIFACTS, ONNX_FILES, load_artifact
 from onboard.extract import MLP
 
 
-def parity(bundle: Path, mlp: MLP, observations: np.ndarray, reference: np.ndarray, q: codegen.Int8MLP) -> dict[str, Any]:
+def parity(
+    bundle: Path, mlp: MLP, observations: np.ndarray, reference: np.ndarray, q: codegen.Int8MLP
+) -> dict[str, Any]:
     """Max/mean abs action error of each artifact against SB3 (and of the int8 C against its reference)."""
-    report: dict[str, Any] = {"samples": int(len(observations)), "reference": "SB3 model.predict(obs, deterministic=True)"}
+    report: dict[str, Any] = {
+        "samples": int(len(observations)),
+        "reference": "SB3 model.predict(obs, deterministic=True)",
+    }
     for name in ARTIFACTS:
         actions = load_artifact(bundle, name, mlp.obs_dim, mlp.action_dim)(observations)
         err = np.abs(actions - reference)
@@ -79,7 +84,9 @@ def closed_loop(bundle: Path, lat: dict[str, Any], suites: list[str], episodes: 
         delay_ms = lat["artifacts"][name]["device_estimate"]["p99_us"] / 1000.0
         ret, falls = [], []
         for suite in loaded:
-            vcfg = ValidateConfig(suite=suite, episodes=episodes, seed=seed, video=False, extra_action_delay_ms=delay_ms)
+            vcfg = ValidateConfig(
+                suite=suite, episodes=episodes, seed=seed, video=False, extra_action_delay_ms=delay_ms
+            )
             for scenario in run_suite(policy, policy.cfg, vcfg).values():
                 ret.append(scenario["metrics"]["return"])
                 falls.append(scenario["metrics"]["fall_rate"])

@@ -64,7 +64,9 @@ def register() -> None:
     ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 
 
-def collect_observations(policy: Any, parity_samples: int, seed: int, num_envs: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def collect_observations(
+    policy: Any, parity_samples: int, seed: int, num_envs: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw policy observations from whole episodes of the policy in its training env (randomization on):
     (calibration, parity), drawn from disjoint environments so that parity never sees calibration data."""
     from sim.rollout import rollout
@@ -73,7 +75,9 @@ def collect_observations(policy: Any, parity_samples: int, seed: int, num_envs: 
     cfg = task_config(policy.cfg)
     task = LocomotionTask(cfg, num_envs=num_envs, seed=seed)
     # at least one whole episode, and enough rows for both sets
-    steps = max(task.max_episode_steps, -(-parity_samples // (num_envs - calib_envs)), -(-CALIBRATION_SAMPLES // calib_envs))
+    steps = max(
+        task.max_episode_steps, -(-parity_samples // (num_envs - calib_envs)), -(-CALIBRATION_SAMPLES // calib_envs)
+    )
     frames = np.stack([step.obs for step in rollout(policy, task, steps)])  # (steps, num_envs, obs_dim)
     rng = np.random.default_rng(seed)
     calib = frames[:, :calib_envs].reshape(-1, frames.shape[-1])
@@ -91,7 +95,9 @@ def check(cfg: ExportConfig, out: Path) -> Path:
     if not is_run_dir(run_dir):
         raise ValueError(f"policy: '{run_dir}' is not a run directory (needs run.json and config.yaml from train.py)")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"out: '{out}' exists and is not an empty directory; export never overwrites, choose another out=")
+        raise ValueError(
+            f"out: '{out}' exists and is not an empty directory; export never overwrites, choose another out="
+        )
     if cfg.parity_samples < 10_000 or cfg.latency_calls < 10_000:
         raise ValueError("parity_samples and latency_calls: at least 10000 each")
     if cfg.closed_loop_episodes < 1:

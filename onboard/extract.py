@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-ACTIVATION_NAMES = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.ELU: "elu", nn.LeakyReLU: "leaky_relu", nn.SiLU: "silu"}
+from common.activations import TORCH_CLASSES
+
+ACTIVATION_NAMES = {getattr(nn, cls): name for name, cls in TORCH_CLASSES.items()}
 
 
 @dataclass

@@ -10,6 +10,15 @@ from onnx import TensorProto, helper, numpy_helper
 from onboard.extract import MLP
 
 OPSET = 17
+# name -> the nodes computing it: (node, input, layer index) -> output
+ACTIVATIONS = {
+    "identity": lambda node, x, i: x,
+    "tanh": lambda node, x, i: node("Tanh", [x], f"act{i}"),
+    "relu": lambda node, x, i: node("Relu", [x], f"act{i}"),
+    "elu": lambda node, x, i: node("Elu", [x], f"act{i}", alpha=1.0),
+    "leaky_relu": lambda node, x, i: node("LeakyRelu", [x], f"act{i}", alpha=0.01),
+    "silu": lambda node, x, i: node("Mul", [x, node("Sigmoid", [x], f"sig{i}")], f"act{i}"),
+}
 
 
 def build(mlp: MLP, dtype: type = np.float32) -> onnx.ModelProto:
@@ -35,16 +44,9 @@ def build(mlp: MLP, dtype: type = np.float32) -> onnx.ModelProto:
     for i, (w, b, act) in enumerate(zip(mlp.weights, mlp.biases, mlp.activations)):
         x = node("MatMul", [x, const(f"w{i}", w)], f"matmul{i}")
         x = node("Add", [x, const(f"b{i}", b)], f"linear{i}")
-        if act == "tanh":
-            x = node("Tanh", [x], f"act{i}")
-        elif act == "relu":
-            x = node("Relu", [x], f"act{i}")
-        elif act == "elu":
-            x = node("Elu", [x], f"act{i}", alpha=1.0)
-        elif act == "leaky_relu":
-            x = node("LeakyRelu", [x], f"act{i}", alpha=0.01)
-        elif act == "silu":
-            x = node("Mul", [x, node("Sigmoid", [x], f"sig{i}")], f"act{i}")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"export: activation '{act}' has no ONNX form; accepted: {', '.join(ACTIVATIONS)}")
+        x = ACTIVATIONS[act](node, x, i)
     if mlp.output == "tanh":
         x = node("Tanh", [x], "squashed")
         x = node("Add", [x, const("one", 1.0)], "shifted")

@@ -73,7 +73,9 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
     """Everything the robot side must agree with, before file hashes and verdicts are added."""
     task = LocomotionTask(task_config(cfg), num_envs=1, seed=0, nthread=1)
     sc, events = task.scene, task.events.terms
-    delay = {k: list(events[k].range_ms or [0.0, 0.0]) if k in events else [0.0, 0.0] for k in ("action_delay", "obs_delay")}
+    delay = {
+        k: list(events[k].range_ms or [0.0, 0.0]) if k in events else [0.0, 0.0] for k in ("action_delay", "obs_delay")
+    }
     return {
         "format": "locoforge-bundle/1",
         "created": now(),

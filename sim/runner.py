@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,9 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
     preset, no curriculum), the command sweep, then the scenario's changes."""
     cfg = task_config(train_cfg)
     env = cfg.env
-    env.sim = _merge(env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim")
+    env.sim = _merge(
+        env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim"
+    )
     if "velocity" not in env.commands:
         raise ValueError(f"policy: its task has no velocity command to sweep; commands: {list(env.commands)}")
     env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in vcfg.commands.values()]
@@ -52,7 +53,10 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
         delay = env.events.setdefault("action_delay", EventTermConfig())
         low, high = delay.params.get("range_ms") or [0.0, 0.0]
         cap = 1000.0 * env.sim.physics_dt * env.sim.decimation  # the task models delays of up to one policy step
-        delay.params["range_ms"] = [min(low + vcfg.extra_action_delay_ms, cap), min(high + vcfg.extra_action_delay_ms, cap)]
+        delay.params["range_ms"] = [
+            min(low + vcfg.extra_action_delay_ms, cap),
+            min(high + vcfg.extra_action_delay_ms, cap),
+        ]
     env.curriculum = {}
     terrain = _merge(cfg.terrain, dict(scenario.terrain), "scenario.terrain")
     return TaskConfig(env=env, robot=cfg.robot, terrain=terrain)

@@ -40,7 +40,9 @@ def track_velocity(policy: str | Path | Policy, episodes: int = 128, episode_s: 
     for step in rollout(policy, task, task.max_episode_steps):
         s, command = step.state, step.command
         if step.index >= warmup:
-            err = np.concatenate([command[:, :2] - s.base_lin_vel[:, :2], command[:, 2:] - s.base_ang_vel[:, 2:]], axis=1)
+            err = np.concatenate(
+                [command[:, :2] - s.base_lin_vel[:, :2], command[:, 2:] - s.base_ang_vel[:, 2:]], axis=1
+            )
             errors.append(err[alive])
             speeds.append(np.linalg.norm(command[alive, :2], axis=1))
         fell |= alive & step.result.terminated

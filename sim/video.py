@@ -13,7 +13,9 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
 
 
-def record(policy: Any, cfg: TaskConfig, path: Path, seconds: float = 5.0, size: tuple[int, int] = (360, 480)) -> dict[str, Any]:
+def record(
+    policy: Any, cfg: TaskConfig, path: Path, seconds: float = 5.0, size: tuple[int, int] = (360, 480)
+) -> dict[str, Any]:
     """Render one environment of a scenario; {'made': bool, 'path', 'reason'} for the report."""
     try:
         import imageio

@@ -40,23 +40,55 @@ def quiet_task():
     return make
 
 
-def compose_train(*overrides: str):
-    """train.py's config composed in-process, exactly as the command line would compose it."""
+def compose_train(*overrides: str, choices: dict | None = None):
+    """train.py's config composed in-process, exactly as the command line would compose it; `choices`, when
+    given, receives Hydra's group choices (what train.py records in run.json)."""
+    from omegaconf import open_dict
+
     from agents.config import register
     from common.configs import compose
     from envs.presets import register as register_task
 
     register()
     register_task()
-    return compose("train", list(overrides))
+    cfg = compose("train", list(overrides), return_hydra_config=True)
+    if choices is not None:
+        choices.update({k: str(v) for k, v in cfg.hydra.runtime.choices.items()})
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
 def train_in_process(run_dir: Path, *overrides: str) -> Path:
     """Train in this process (no subprocess start-up): the run dir train.py would write."""
     from agents.trainer import train
 
-    train(compose_train("progress=false", *overrides), Path(run_dir), list(overrides), {})
+    choices: dict = {}
+    cfg = compose_train("progress=false", *overrides, choices=choices)
+    train(cfg, Path(run_dir), list(overrides), choices)
     return Path(run_dir)
+
+
+def start_training(run_dir: Path, *overrides: str) -> str:
+    """What train.py answers a start with, in-process: Hydra's composition error, our one `error:` line, or
+    'started' (training then runs to its end)."""
+    from agents.checkpoint import CheckpointError
+    from agents.trainer import train
+
+    choices: dict = {}
+    try:
+        cfg = compose_train("progress=false", *overrides, choices=choices)
+    except Exception as err:  # Hydra's own message and its causes, as train.py prints them
+        lines = []
+        while err is not None:
+            lines.append(str(err))
+            err = err.__cause__
+        return "\n".join(lines)
+    try:
+        train(cfg, Path(run_dir), list(overrides), choices)
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        return f"error: {err}"
+    return "started"
 
 
 TINY_QUAD = ("total_timesteps=1536", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",

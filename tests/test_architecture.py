@@ -39,7 +39,9 @@ def test_a_room_never_imports_the_rooms_above_it(room, forbidden):
 
 
 def test_validation_and_export_reach_training_through_one_policy_loader():
-    users = sorted(str(p.relative_to(REPO)) for room in ("sim", "onboard") for p in files(room) if "agents" in imports(p))
+    users = sorted(
+        str(p.relative_to(REPO)) for room in ("sim", "onboard") for p in files(room) if "agents" in imports(p)
+    )
     assert users == ["sim/policy.py"]
 
 
@@ -59,3 +61,14 @@ def test_no_module_is_a_tower():
     long = {str(p.relative_to(REPO)): n for room in ROOMS for p in files(room)
             if (n := len(p.read_text().splitlines())) > 350}  # fmt: skip
     assert not long
+
+
+def test_every_artifact_implements_exactly_the_activations_training_offers():
+    from agents.algos import ACTIVATIONS as TRAINING
+    from common.activations import TORCH_CLASSES
+    from onboard import codegen, extract, onnx_graph, runtime
+
+    names = set(TORCH_CLASSES)
+    assert set(TRAINING) == names and set(extract.ACTIVATION_NAMES.values()) == names
+    for table in (runtime.ACTIVATIONS, onnx_graph.ACTIVATIONS, codegen._C_ACT):
+        assert set(table) == names | {"identity"}

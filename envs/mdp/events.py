@@ -121,7 +121,9 @@ def delay_from_latency_report(path: str, policy_dt: float) -> list[float]:
     except FileNotFoundError:
         raise ValueError(f"{where}: '{path}' not found; give a latency.json from export.py") from None
     except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"{where}: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})") from None
+        raise ValueError(
+            f"{where}: '{path}' is not a latency.json from export.py ({type(err).__name__}: {err})"
+        ) from None
     cap = policy_dt * 1000.0
     return [min(low, cap), min(high, cap)]
 

@@ -39,22 +39,8 @@ class State:
         return self.base_pos.shape[0]
 
 
-def quat_rotate_inverse(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    """Rotate world vectors (n, 3) into the frames of unit quaternions (n, 4) [w, x, y, z]."""
-    w = quat[:, :1]
-    u = quat[:, 1:]
-    t = 2.0 * np.cross(u, vec)
-    return vec - w * t + np.cross(u, t)
-
-
 def projected_gravity(quat: np.ndarray) -> np.ndarray:
     """Unit gravity (0, 0, -1) seen in the frames of unit quaternions (n, 4) [w, x, y, z]: minus the last
     row of each rotation matrix (closed form, no cross products: this runs every step)."""
     w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
     return np.stack([2.0 * (w * y - x * z), -2.0 * (y * z + w * x), 2.0 * (x * x + y * y) - 1.0], axis=1)
-
-
-def yaw_from_quat(quat: np.ndarray) -> np.ndarray:
-    """Heading angle (rad) of unit quaternions (n, 4) [w, x, y, z]."""
-    w, x, y, z = quat.T
-    return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))

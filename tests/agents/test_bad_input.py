@@ -1,4 +1,5 @@
-"""Every bad input to train.py: one clear line, non-zero exit, and no existing run file touched."""
+"""Every bad input to training: one clear line, and no existing run file touched (in-process; the command
+line's exit code and `error:` prefix are checked by test_train.py's smoke test)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.agents.test_train import FAST, SMALL_PPO
-from tests.conftest import run_script
+from tests.conftest import compose_train, start_training, train_in_process
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -21,10 +22,8 @@ def snapshot(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "done"
-    run_script("train.py", *FAST, *SMALL_PPO, "total_timesteps=512", "checkpoint_every=256", "eval_every=0",
-               f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-    return run_dir
+    return train_in_process(tmp_path_factory.mktemp("runs") / "done", *FAST, *SMALL_PPO, "total_timesteps=512",
+                            "checkpoint_every=256", "eval_every=0")  # fmt: skip
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -32,56 +31,58 @@ def finished_run(tmp_path_factory) -> Path:
     (["algo=a3c"], "Could not find 'algo/a3c'"),
     (["no_such_key=1"], "Could not override 'no_such_key'"),
     (["num_envs=abc"], "Value 'abc' of type 'str' could not be converted to Integer"),
+    (["randomization.friction=[1.0,0.2]"], "Could not override 'randomization.friction'"),
     (["total_timesteps=0"], "error: total_timesteps: must be > 0, got 0"),
-    (["total_timesteps=-5"], "error: total_timesteps: must be > 0, got -5"),
+    (["num_envs=-2"], "error: num_envs: must be > 0, got -2"),
     (["device=tpu"], "error: device: unknown 'tpu'; accepted: cpu, cuda, auto"),
     (["env.id=Nope-v0", "env=hopper"], "error: env.id: 'Nope-v0' is not a registered Gymnasium id"),
     (["+algo.hyperparams.learning_rat=0.1", "env=hopper"], "error: algo.hyperparams: 'learning_rat' is not a ppo hyperparameter"),
     (["robot.joints=[FR_hip_joint,nope]"], "error: robot.joints: 'nope' is not a joint of quadruped.xml"),
     (["robot.mjcf=missing.xml"], "error: robot.mjcf: 'missing.xml' not found"),
     (["env.events.physics.params.friction=[1.0,0.2]"], "error: env.events.physics.params.friction: [1.0, 0.2] is not a range"),
+    (["+env.rewards={fly_high:{weight:1.0}}"], "error: env.rewards: unknown term 'fly_high'"),
     (["env.events.pushh.interval_s=[1,2]"], "Could not override 'env.events.pushh.interval_s'"),
     (["+env.events={pushh:{mode:reset}}"], "error: env.events: unknown term 'pushh'; accepted: action_delay, obs_delay, physics, push, reset_pose"),
     (["+env.commands.velocity.params.vz=[0,1]"], "error: env.commands.velocity.params: got an unexpected keyword argument 'vz'"),
     (["+env.curriculum.terrain_levels.params.promote=0.5"], "error: env.curriculum.terrain_levels.params: got an unexpected keyword argument 'promote'"),
     (["env.events.push.mode=sometimes"], "error: env.events.push.mode: unknown 'sometimes'; accepted: reset, interval"),
-    (["+env.rewards={fly_high:{weight:1.0}}"], "error: env.rewards: unknown term 'fly_high'"),
+    (["env.events.action_delay.params.range_ms=[0,30]"], "error: env.events.action_delay.params.range_ms: 30 ms exceeds one policy step (20 ms)"),
+    (["~env.events.reset_pose"], "error: env.events: 'reset_pose' is required"),
 ])  # fmt: skip
 def test_bad_config_gives_one_clear_line(tmp_path, args, expected):
     run_dir = tmp_path / "run"
-    result = run_script("train.py", *args, "total_timesteps=64" if not any("total_timesteps" in a for a in args) else "progress=false",
-                        f"hydra.run.dir={run_dir}")  # fmt: skip
-    assert result.returncode != 0
-    assert expected in result.stderr, result.stderr
-    if expected.startswith("error:"):
-        assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
-    assert not run_dir.exists() or not any(run_dir.iterdir()), "a failed start writes nothing"
+    answer = start_training(
+        run_dir, *args, "total_timesteps=64" if not any("total_timesteps" in a for a in args) else "eval_every=0"
+    )
+    assert expected in answer
+    if answer.startswith("error:"):
+        assert "\n" not in answer
+    assert not run_dir.exists(), "a failed start writes nothing"
 
 
 def test_resume_of_a_dir_that_is_not_a_run(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    result = run_script("train.py", f"resume={tmp_path}")
-    assert result.returncode == 2 and f"error: resume: '{tmp_path}' is not a run directory" in result.stderr
+    assert (
+        start_training(tmp_path, f"resume={tmp_path}")
+        == f"error: resume: '{tmp_path}' is not a run directory (needs run.json and config.yaml from train.py)"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
     missing = tmp_path / "nowhere"
-    result = run_script("train.py", f"resume={missing}")
-    assert result.returncode == 2 and not missing.exists()
+    assert start_training(missing, f"resume={missing}").startswith("error: resume:") and not missing.exists()
 
 
 def test_resume_with_a_conflicting_override_touches_nothing(finished_run):
     before = snapshot(finished_run)
-    result = run_script("train.py", f"resume={finished_run}", "seed=5")
-    assert result.returncode == 2
-    assert "error: resume: override 'seed=5' conflicts with the run" in result.stderr
-    result = run_script("train.py", f"resume={finished_run}", "env=walker2d")
-    assert result.returncode == 2 and "override 'env=walker2d' conflicts" in result.stderr
+    answer = start_training(finished_run, f"resume={finished_run}", "seed=5")
+    assert answer.startswith("error: resume: override 'seed=5' conflicts with the run")
+    assert "override 'env=walker2d' conflicts" in start_training(finished_run, f"resume={finished_run}", "env=walker2d")
     assert snapshot(finished_run) == before
 
 
 def test_starting_over_an_existing_run_is_refused(finished_run):
     before = snapshot(finished_run)
-    result = run_script("train.py", *FAST, *SMALL_PPO, "total_timesteps=512", f"hydra.run.dir={finished_run}")
-    assert result.returncode == 2 and "already holds a run; pass resume=" in result.stderr
+    answer = start_training(finished_run, *FAST, *SMALL_PPO, "total_timesteps=512")
+    assert "already holds a run; pass resume=" in answer
     assert snapshot(finished_run) == before
 
 
@@ -95,16 +96,32 @@ def test_corrupt_checkpoint_is_refused_and_left_as_is(finished_run, tmp_path):
     data[len(data) // 2] ^= 0xFF
     (newest / "model.zip").write_bytes(bytes(data))
     before = snapshot(run_dir)
-    result = run_script("train.py", f"resume={run_dir}")
-    assert result.returncode == 2
-    assert f"error: checkpoint {newest}: model.zip is corrupt (sha256 differs from meta.json)" in result.stderr
+    answer = start_training(run_dir, f"resume={run_dir}")
+    assert answer == f"error: checkpoint {newest}: model.zip is corrupt (sha256 differs from meta.json)"
     assert snapshot(run_dir) == before
 
 
-def test_cuda_without_gpu_is_a_clear_error(tmp_path):
+def test_resume_continues_every_random_stream(finished_run, tmp_path):
+    import shutil
+
+    def resumed(name: str) -> str:
+        run_dir = tmp_path / name
+        shutil.copytree(finished_run, run_dir)
+        # the last checkpoint is at 512 = the total: resume to a larger total is a conflict, so cut the run short
+        ckpt = sorted((run_dir / "checkpoints").glob("step_*"))
+        shutil.rmtree(ckpt[-1])
+        assert start_training(run_dir, f"resume={run_dir}") == "started"
+        return (run_dir / "run.json").read_text().split('"params_hash": ')[1][:70]
+
+    assert resumed("a") == resumed("b"), "a resume from the same checkpoint continues identically"
+
+
+def test_cuda_without_gpu_is_a_clear_error():
     import torch
+
+    from agents.trainer import ConfigError, validate
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: device=cuda is valid here")
-    result = run_script("train.py", *FAST, "device=cuda", f"hydra.run.dir={tmp_path / 'r'}")
-    assert result.returncode == 2 and "error: device: 'cuda' requested but torch sees no CUDA device" in result.stderr
+    with pytest.raises(ConfigError, match="device: 'cuda' requested but torch sees no CUDA device"):
+        validate(compose_train(*FAST, "device=cuda"))

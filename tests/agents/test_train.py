@@ -1,4 +1,5 @@
-"""train.py end to end: each algorithm writes a full run dir; resume after a kill; reproducibility; multirun."""
+"""Training end to end: each algorithm writes a full run dir; reproducibility; the train.py smoke test; resume
+after a kill and Hydra's launchers (slow: they need the real command line)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, run_script, train_in_process
 
 SMALL_PPO = ["algo=ppo_sb3", "+algo.hyperparams.n_steps=256", "+algo.hyperparams.batch_size=64", "+algo.hyperparams.n_epochs=2",
              "algo.normalize=true", "+algo.policy_kwargs.net_arch=[32,32]"]  # fmt: skip
@@ -34,14 +35,13 @@ def read_run(run_dir: Path) -> dict:
 
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_each_algo_writes_the_full_run_dir(tmp_path, algo):
-    run_dir = tmp_path / algo
-    run_script("train.py", *FAST, *ALGOS[algo], "total_timesteps=1024", "checkpoint_every=512", "eval_every=512",
-               f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
+    run_dir = train_in_process(tmp_path / algo, *FAST, *ALGOS[algo], "total_timesteps=1024", "checkpoint_every=512",
+                               "eval_every=512")  # fmt: skip
     run = read_run(run_dir)
     assert run["status"] == "finished" and run["steps_done"] == 1024 and run["algo"] == algo
     assert len(run["params_hash"]) == 64 and len(run["config_hash"]) == 64 and run["steps_per_second"] > 0
     assert {"python", "torch", "mujoco", "gymnasium", "stable-baselines3"} <= set(run["versions"])
-    assert "commit" in run["git"] and run["start_time"] and run["end_time"]
+    assert "commit" in run["git"] and run["start_time"] and run["end_time"] and run["choices"]["env"] == "hopper"
     assert (run_dir / "config.yaml").read_text().count(f"name: {algo}") == 1
     with zipfile.ZipFile(run_dir / "model.zip") as z:
         assert "policy.pth" in z.namelist()
@@ -58,6 +58,42 @@ def test_each_algo_writes_the_full_run_dir(tmp_path, algo):
     assert any(p.name.startswith("events.out.tfevents") for p in (run_dir / "tb").rglob("*"))
 
 
+def test_same_seed_same_hashes_and_eval(tmp_path):
+    def run(name: str, seed: int) -> tuple[str, str]:
+        run_dir = train_in_process(tmp_path / name, *FAST, *SMALL_PPO, f"seed={seed}", "total_timesteps=1024",
+                                   "eval_every=512", "checkpoint_every=0")  # fmt: skip
+        return read_run(run_dir)["params_hash"], (run_dir / "eval.csv").read_text()
+
+    a, b, c = run("a", 7), run("b", 7), run("c", 8)
+    assert a == b
+    assert c[0] != a[0]
+
+
+def test_train_py_smoke(tmp_path):
+    """The command line end to end: the default quadruped job, then a bad value answered in one line."""
+    run_dir = tmp_path / "quad"
+    result = run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
+                        "eval_episodes=4", "eval_envs=4", "env.sim.episode_length_s=2.0", "checkpoint_every=1024",
+                        "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
+    run = read_run(run_dir)
+    assert run["env"] == "LocoForge/QuadrupedFlat-v0" and run["steps_done"] >= 2048 and run["physics_resets"] == 0
+    assert run["choices"]["randomization"] == "standard" and f"steps: {run['steps_done']}" in result.stdout
+    assert (run_dir / "vecnormalize.pkl").is_file()
+    from stable_baselines3 import PPO
+
+    from agents.policies import AsymmetricActorCriticPolicy
+
+    model = PPO.load(run_dir / "model.zip")
+    assert isinstance(model.policy, AsymmetricActorCriticPolicy)
+    assert (
+        model.policy.pi_features_extractor.features_dim == 45 and model.policy.vf_features_extractor.features_dim == 53
+    )
+    bad = run_script("train.py", "total_timesteps=-5", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: total_timesteps: must be > 0, got -5"
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
 def test_resume_after_kill_reaches_the_requested_total(tmp_path):
     run_dir = tmp_path / "killed"
     args = [
@@ -98,37 +134,7 @@ def test_resume_after_kill_reaches_the_requested_total(tmp_path):
     assert "steps: 12800" in result.stdout
 
 
-def test_same_seed_same_hashes_and_eval(tmp_path):
-    def run(name: str, seed: int) -> tuple[str, str]:
-        run_dir = tmp_path / name
-        run_script("train.py", *FAST, *SMALL_PPO, f"seed={seed}", "total_timesteps=1024", "eval_every=512", "checkpoint_every=0",
-                   f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-        return read_run(run_dir)["params_hash"], (run_dir / "eval.csv").read_text()
-
-    a, b, c = run("a", 7), run("b", 7), run("c", 8)
-    assert a == b
-    assert c[0] != a[0]
-
-
-def test_quadruped_default_job_trains_with_the_batched_env(tmp_path):
-    run_dir = tmp_path / "quad"
-    run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
-               "eval_episodes=4", "eval_envs=4", "env.sim.episode_length_s=2.0", "checkpoint_every=1024", "progress=false",
-               f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-    run = read_run(run_dir)
-    assert run["env"] == "LocoForge/QuadrupedFlat-v0" and run["steps_done"] >= 2048 and run["physics_resets"] == 0
-    assert (run_dir / "vecnormalize.pkl").is_file()
-    from stable_baselines3 import PPO
-
-    from agents.policies import AsymmetricActorCriticPolicy
-
-    model = PPO.load(run_dir / "model.zip")
-    assert isinstance(model.policy, AsymmetricActorCriticPolicy)
-    assert (
-        model.policy.pi_features_extractor.features_dim == 45 and model.policy.vf_features_extractor.features_dim == 53
-    )
-
-
+@pytest.mark.slow
 def test_local_multirun(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_script("train.py", "-m", "seed=0,1", "env=hopper,walker2d", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
@@ -140,6 +146,7 @@ def test_local_multirun(tmp_path):
     assert runs == ["Hopper-v5:0", "Hopper-v5:1", "Walker2d-v5:0", "Walker2d-v5:1"], result.stdout
 
 
+@pytest.mark.slow
 def test_local_parallel_multirun_with_joblib(tmp_path):
     sweep = tmp_path / "joblib"
     run_script("train.py", "-m", "hydra/launcher=local", "seed=3,4", "env=hopper", *SMALL_PPO[:1], "+algo.hyperparams.n_steps=128",
@@ -149,14 +156,11 @@ def test_local_parallel_multirun_with_joblib(tmp_path):
 
 
 def test_slurm_launcher_config_composes():
-    out = run_script(
-        "train.py",
-        "hydra/launcher=slurm",
-        "hydra.launcher.partition=gpu",
-        "--cfg",
-        "hydra",
-        "-p",
-        "hydra.launcher",
-        check=True,
-    )
-    assert "SlurmLauncher" in out.stdout and "timeout_min: 240" in out.stdout and "partition: gpu" in out.stdout
+    from common.configs import compose
+    from tests.conftest import compose_train
+
+    compose_train()  # registers the schemas
+    launcher = compose(
+        "train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True
+    ).hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.timeout_min == 240 and launcher.partition == "gpu"

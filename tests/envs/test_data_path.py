@@ -13,7 +13,6 @@ import pytest
 from mujoco.batch import SimulationError
 
 from envs import task_config
-from envs.task import LocomotionTask
 
 
 def test_simulation_error_on_the_very_first_step_resets_that_env_only(quiet_task):
@@ -75,7 +74,9 @@ def test_terrain_heights_match_mujocos_ray_casts(kind):
     points = np.random.default_rng(1).uniform([-1.0, -1.0], [fx + 1.0, fy + 1.0], size=(1500, 2))
     hit = np.zeros(1, np.int32)
     down = np.array([0.0, 0.0, -1.0])
-    truth = np.array([5.0 - mujoco.mj_ray(model, data, np.array([x, y, 5.0]), down, None, 1, -1, hit) for x, y in points])
+    truth = np.array(
+        [5.0 - mujoco.mj_ray(model, data, np.array([x, y, 5.0]), down, None, 1, -1, hit) for x, y in points]
+    )
     np.testing.assert_allclose(terrain.height_at(points), truth, atol=1e-6)
     if kind != "rough":  # odd columns are pits: their floor is below 0 and the robot can reach it
         assert truth.min() < -0.1
@@ -90,7 +91,9 @@ def test_task_config_from_every_source_is_the_same(tmp_path):
     from_train = task_config(composed)
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(composed, resolve=True))
     from_saved = task_config(OmegaConf.load(tmp_path / "config.yaml"))
-    assert from_train == from_saved and from_train.robot.name == "quadruped_large" and from_train.env.sim.decimation == 5
+    assert (
+        from_train == from_saved and from_train.robot.name == "quadruped_large" and from_train.env.sim.decimation == 5
+    )
     robot_file = tmp_path / "my_robot.yaml"
     robot_file.write_text(OmegaConf.to_yaml(OmegaConf.structured(from_train.robot)))
     assert task_config(robot=str(robot_file)).robot == from_train.robot
@@ -105,7 +108,9 @@ def test_rendering_picks_a_headless_backend_by_itself():
     code = ("import os, gymnasium as gym, envs; from gymnasium.utils.env_checker import check_env; "
             "e = gym.make('LocoForge/QuadrupedFlat-v0', render_mode='rgb_array').unwrapped; check_env(e); "
             "e.reset(seed=0); print(os.environ['MUJOCO_GL'], e.render().shape)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-4:] == [os.environ.get("LF_EXPECT_GL", "egl"), "(360,", "480,", "3)"]
 

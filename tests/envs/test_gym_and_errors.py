@@ -54,7 +54,9 @@ def test_bad_robot_config_fails_at_start_with_one_line(change, message):
 
 def test_negative_range_and_unknown_reward_term_fail_at_start():
     with pytest.raises(ValueError, match=r"env.events.physics.params.friction: \[1.2, 0.4\] is not a range"):
-        LocomotionTask(task_config("quadruped_flat", events={"physics": {"params": {"friction": [1.2, 0.4]}}}), num_envs=1)
+        LocomotionTask(
+            task_config("quadruped_flat", events={"physics": {"params": {"friction": [1.2, 0.4]}}}), num_envs=1
+        )
     with pytest.raises(ValueError, match=r"env.events.physics.params.motor_strength: \[-0.5, 1.0\] is not a range"):
         LocomotionTask(task_config("quadruped_flat", events={"physics": {"params": {"motor_strength": [-0.5, 1.0]}}}),
                        num_envs=1)  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from envs.mdp import rewards, terminations
-from envs.mdp.state import State, quat_rotate_inverse, yaw_from_quat
+from envs.mdp.state import State
 
 
 def make_state(n: int = 2, **fields) -> State:
@@ -86,10 +86,14 @@ def test_terminations():
     assert terminations.base_contact(hit).tolist() == [False, True]
 
 
-def test_quaternion_helpers():
-    yaw = np.array([0.3, -2.0])
-    quat = np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
-    np.testing.assert_allclose(yaw_from_quat(quat), yaw)
+def quat_rotate_inverse(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Reference: world vectors (n, 3) rotated into the frames of unit quaternions (n, 4) [w, x, y, z]."""
+    w, u = quat[:, :1], quat[:, 1:]
+    t = 2.0 * np.cross(u, vec)
+    return vec - w * t + np.cross(u, t)
+
+
+def test_the_reference_rotation_is_right():
     # a world x-axis vector seen from a frame yawed by +90 degrees points along -y
     q90 = np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]])
     np.testing.assert_allclose(quat_rotate_inverse(q90, np.array([[1.0, 0, 0]])), [[0, -1, 0]], atol=1e-12)
@@ -100,7 +104,9 @@ def test_reward_manager_applies_weight_and_dt_once():
     from envs.managers import RewardManager
 
     manager = RewardManager(
-        {"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)}, "env.rewards", make_state()
+        {"alive": RewardTermConfig(weight=2.0), "termination": RewardTermConfig(weight=-5.0)},
+        "env.rewards",
+        make_state(),
     )
     total, parts = manager.compute(make_state(n=2, terminated=np.array([False, True])))
     assert total.tolist() == pytest.approx([2.0 * 0.02, 2.0 * 0.02 - 5.0 * 0.02])

@@ -1,4 +1,5 @@
-"""export.py on a small trained policy: artifacts, parity, C, contract refusals, latency verdicts."""
+"""Export of a small trained policy: artifacts, parity, C, contract refusals, latency verdicts. The module's
+bundle comes from export.py itself (the export smoke test); the rest runs in-process."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from onboard.runtime import BundleError, load_bundle
-from tests.conftest import run_script
+from tests.conftest import run_script, train_in_process
 
 EXPECTED = {"policy.onnx", "policy.fp16.onnx", "policy.int8.onnx", "weights.npz", "runtime.py", "policy.c", "policy.h",
             "manifest.json", "parity.json", "latency.json", "trt_build.sh", "bench_onboard.py", "config.yaml",
@@ -21,13 +22,14 @@ EXPECTED = {"policy.onnx", "policy.fp16.onnx", "policy.int8.onnx", "weights.npz"
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("export")
-    run_dir = root / "run"
-    run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
-               "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
+    run_dir = train_in_process(root / "run", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256",
+                               "eval_every=0", "checkpoint_every=0")  # fmt: skip
     bundle = root / "bundle"
     result = run_script("export.py", f"policy={run_dir}", "device=orin_nx", f"out={bundle}", "closed_loop_episodes=10",
                         f"hydra.run.dir={root / 'export_run'}")  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr
+    rejected = json.loads((bundle / "manifest.json").read_text())["rejected"]
+    assert result.returncode == (1 if rejected else 0), result.stderr  # exit 1 exactly when an artifact is rejected
+    assert ("error: rejected in closed loop" in result.stderr) == bool(rejected)
     return run_dir, bundle, result.stdout
 
 
@@ -137,14 +139,17 @@ def test_generated_c_compiles_cleanly(exported, tmp_path):
     assert "static const int8_t QW0" in (bundle / "policy.c").read_text()
 
 
-def test_validate_flies_the_bundle(exported, tmp_path):
-    _, bundle, _ = exported
-    result = run_script(
-        "validate.py", f"policy={bundle}", "episodes=5", "episode_s=1.0", "video=false", f"hydra.run.dir={tmp_path}"
-    )
-    assert result.returncode in (0, 1), result.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert report["policy"]["kind"] == "bundle" and report["scenarios"]["nominal"]["metrics"]["episode_length"] > 0
+def test_validate_flies_the_bundle_as_training_flew_the_run(exported, tmp_path):
+    from sim.validate import evaluate
+    from tests.sim.test_validate import vconfig
+
+    run_dir, bundle, _ = exported
+    args = ["episodes=5", "episode_s=1.0", "video=false"]
+    from_bundle = evaluate(vconfig(f"policy={bundle}", *args), tmp_path / "b")
+    from_run = evaluate(vconfig(f"policy={run_dir}", *args))
+    assert from_bundle["policy"]["kind"] == "bundle" and (tmp_path / "b" / "report.json").is_file()
+    a, b = from_bundle["scenarios"]["nominal"]["metrics"], from_run["scenarios"]["nominal"]["metrics"]
+    assert a["episode_length"] == b["episode_length"] and a["vx_rmse"] == pytest.approx(b["vx_rmse"], abs=1e-3)
 
 
 def test_training_delay_from_latency_report(exported):
@@ -164,22 +169,49 @@ def test_training_delay_from_latency_report(exported):
         LocomotionTask(task_config("quadruped_flat", events=missing), num_envs=1)
 
 
+def export_config(*overrides: str):
+    from omegaconf import OmegaConf
+
+    from common.configs import compose
+    from configs import ROOT
+    from onboard.exporter import register
+
+    register()
+    return OmegaConf.to_object(compose("export", list(overrides), root=ROOT / "export"))
+
+
 @pytest.mark.parametrize("args,expected", [
-    (["policy=/no/such/run"], "error: policy: '/no/such/run' is not a run directory"),
-    (["device=pi_zero"], "Could not find 'device/pi_zero'"),
+    (["policy=/no/such/run"], "policy: '/no/such/run' is not a run directory"),
+    (["parity_samples=100"], "parity_samples and latency_calls: at least 10000 each"),
+    (["closed_loop_episodes=0"], "closed_loop_episodes: must be >= 1, got 0"),
+    (["device.budget_share=0"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
 ])  # fmt: skip
-def test_export_bad_input(tmp_path, args, expected):
-    result = run_script("export.py", *args, f"out={tmp_path / 'b'}", f"hydra.run.dir={tmp_path / 'r'}")
-    assert result.returncode != 0 and expected in result.stderr
-    assert not (tmp_path / "b").exists()
+def test_export_bad_input(exported, tmp_path, args, expected):
+    from onboard.exporter import export
+
+    run_dir, _, _ = exported
+    with pytest.raises(ValueError) as err:
+        export(export_config(f"policy={run_dir}", *args), tmp_path / "b")
+    assert expected in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "b").exists() and not list(tmp_path.iterdir())
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="device/pi_zero"):
+        export_config("device=pi_zero")
 
 
 def test_export_never_overwrites_a_bundle(exported, tmp_path):
+    from onboard.exporter import export
+
     run_dir, bundle, _ = exported
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
-    result = run_script("export.py", f"policy={run_dir}", f"out={bundle}", f"hydra.run.dir={tmp_path / 'r'}")
-    assert result.returncode == 2 and "exists and is not an empty directory" in result.stderr
-    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    with pytest.raises(ValueError, match="exists and is not an empty directory"):
+        export(export_config(f"policy={run_dir}"), bundle)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(ValueError, match="exists and is not an empty directory"):
+        export(export_config(f"policy={run_dir}"), a_file)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before and a_file.read_text() == "keep me"
 
 
 def test_bench_onboard_runs_inside_the_bundle(exported, tmp_path):

@@ -26,8 +26,7 @@ def test_statistics_kept_with_norm_obs_off_are_never_applied(tmp_path):
 
 
 def test_report_files_are_readable_by_everyone(tmp_path):
-    from sim.config import load_suite
-    from sim.config import ValidateConfig
+    from sim.config import ValidateConfig, load_suite
     from sim.validate import evaluate
 
     run = train_in_process(tmp_path / "run", *TINY_QUAD)

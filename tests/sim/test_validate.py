@@ -1,4 +1,5 @@
-"""validate.py on a small trained policy: reports, gates, determinism, scenarios, video, bad input."""
+"""Validation on a small trained policy: reports, gates, determinism, scenarios, video, Gymnasium benchmarks,
+bad input (in-process), and the validate.py smoke test (exit codes 0, 1 and 2)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,28 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from sim.config import ScenarioConfig, ValidateConfig, register
 from sim.policy import load_policy
 from sim.runner import run_scenario, scenario_task
 from sim.validate import evaluate
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, run_script, train_in_process
 
 FAST = ["episodes=5", "episode_s=1.0", "warmup_s=0.2"]
 
 
 @pytest.fixture(scope="module")
 def quad_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("val") / "quad"
-    run_script("train.py", "total_timesteps=1024", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
-               "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-    return run_dir
+    return train_in_process(tmp_path_factory.mktemp("val") / "quad", "total_timesteps=1024", "num_envs=32",
+                            "algo.hyperparams.batch_size=256", "eval_every=0", "checkpoint_every=0")  # fmt: skip
 
 
 def vconfig(*overrides: str) -> ValidateConfig:
+    from common.configs import compose
+
     register()
-    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
-        cfg = compose("validate", overrides=list(overrides))
-    return OmegaConf.to_object(cfg)
+    return OmegaConf.to_object(compose("validate", list(overrides)))
 
 
 def test_report_json_validates_and_is_deterministic(quad_run, tmp_path):
@@ -49,19 +47,30 @@ def test_report_json_validates_and_is_deterministic(quad_run, tmp_path):
 
     assert numbers(first) == numbers(second)
     assert set(written["scenarios"]["payload"]["commands"]) == {"forward", "lateral", "turning", "standing", "mixed"}
+    assert (
+        written["scenarios"]["payload"]["model"]["mean_base_mass"]
+        > first["scenarios"]["latency_20ms"]["model"]["mean_base_mass"] + 2.9
+    )
     for name in ("report.md", "report.html", "plots/fall_rate.png"):
         assert (tmp_path / "a" / name).is_file()
 
 
-def test_gate_that_must_fail_exits_1_and_passing_gates_exit_0(quad_run, tmp_path):
+def test_validate_py_smoke(quad_run, tmp_path):
+    """The command line: a gate that must fail exits 1, passing gates exit 0, bad input exits 2 writing nothing."""
     failing = run_script("validate.py", f"policy={quad_run}", *FAST, "video=false", "gates=['episode_length<=0.0']",
                          f"hydra.run.dir={tmp_path / 'f'}")  # fmt: skip
     assert failing.returncode == 1 and "FAIL" in failing.stdout and "episode_length<=0" in failing.stdout
-    report = json.loads((tmp_path / "f" / "report.json").read_text())
-    assert report["gates_passed"] is False
+    assert json.loads((tmp_path / "f" / "report.json").read_text())["gates_passed"] is False
     passing = run_script("validate.py", f"policy={quad_run}", *FAST, "video=false", "suite.scenarios.nominal.gates=[]",
                          "gates=['fall_rate<=1.0']", f"hydra.run.dir={tmp_path / 'p'}")  # fmt: skip
     assert passing.returncode == 0, passing.stdout + passing.stderr
+    for args, expected in (
+        (["suite=moon"], "Could not find 'suite/moon'"),
+        (["gates=['fall_rate<=abc']"], "error: gates:"),
+    ):
+        bad = run_script("validate.py", f"policy={quad_run}", *args, *FAST, f"hydra.run.dir={tmp_path / 'bad'}")
+        assert bad.returncode == 2 and expected in bad.stderr, bad.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 def test_every_scenario_changes_the_simulation(quad_run):
@@ -75,11 +84,7 @@ def test_every_scenario_changes_the_simulation(quad_run):
         if name == "nominal":
             continue
         task = LocomotionTask(scenario_task(train_cfg, scenario, cfg), num_envs=2, seed=0)
-        changed = (
-            model_fingerprint(task) != nominal
-            or task.cfg.obs_noise_scale > 0
-            or "push" in task.events.timers
-        )
+        changed = model_fingerprint(task) != nominal or task.cfg.obs_noise_scale > 0 or "push" in task.events.timers
         assert changed, f"scenario {name} runs the nominal simulation"
     assert len(cfg.suite.scenarios) == 16
 
@@ -95,53 +100,46 @@ class ZeroPolicy:
 def test_a_policy_of_zeros_does_not_walk(quad_run):
     cfg = vconfig(f"policy={quad_run}", "episodes=10", "episode_s=3.0")
     train_cfg = load_policy(quad_run).cfg
-    result = run_scenario(
-        ZeroPolicy(), scenario_task(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands)
-    )
+    result = run_scenario(ZeroPolicy(), scenario_task(train_cfg, ScenarioConfig(), cfg), 10, 0, 1.0, list(cfg.commands))
     forward = result["commands"]["forward"]
     assert forward["fall_rate"] > 0.5 or forward["vx_rmse"] > 0.6, forward
     assert result["commands"]["standing"]["vx_rmse"] < 0.2
 
 
 def test_video_is_made(quad_run, tmp_path):
-    result = run_script("validate.py", f"policy={quad_run}", *FAST, "video_s=2.0", f"hydra.run.dir={tmp_path}")
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = evaluate(vconfig(f"policy={quad_run}", *FAST, "video_s=2.0", "suite.scenarios.nominal.gates=[]"), tmp_path)
     assert report["video"]["made"], report["video"]["reason"]
     import imageio.v3 as iio
 
     frames = iio.imread(tmp_path / report["video"]["path"])
     assert frames.shape[0] == 100 and frames.shape[-1] == 3 and frames.std() > 1.0
-    assert result.returncode in (0, 1)
 
 
 def test_gym_benchmark_policy(tmp_path):
-    run_dir = tmp_path / "hopper"
-    run_script("train.py", "env=hopper", "algo=ppo_sb3", "+algo.hyperparams.n_steps=256", "total_timesteps=256", "num_envs=1",
-               "eval_every=0", "checkpoint_every=0", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
-    result = run_script(
-        "validate.py",
-        f"policy={run_dir}",
-        "episodes=3",
-        "gates=['return_mean>=-1000']",
-        f"hydra.run.dir={tmp_path / 'v'}",
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "v" / "report.json").read_text())["scenarios"]["nominal"]["metrics"]
-    assert set(metrics) == {"return_mean", "return_std", "episode_length"} and metrics["episode_length"] > 0
+    run_dir = train_in_process(tmp_path / "hopper", "env=hopper", "algo=ppo_sb3", "+algo.hyperparams.n_steps=256",
+                               "total_timesteps=256", "num_envs=1", "eval_every=0", "checkpoint_every=0")  # fmt: skip
+    report = evaluate(vconfig(f"policy={run_dir}", "episodes=3", "gates=['episode_length>=1']"), tmp_path / "v")
+    metrics = report["scenarios"]["nominal"]["metrics"]
+    assert set(metrics) == {"return_mean", "return_std", "episode_length"} and metrics["episode_length"] >= 1
+    assert report["gates_passed"] and report["scenarios"]["nominal"]["seconds"] > 0
+    assert not evaluate(vconfig(f"policy={run_dir}", "episodes=3", "gates=['episode_length<=0']"))["gates_passed"]
+    with pytest.raises(ValueError, match="suite: 'robustness' is a robot suite; a Gymnasium benchmark"):
+        evaluate(vconfig(f"policy={run_dir}", "suite=robustness", "episodes=3"))
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["policy=/nonexistent/run"], "error: policy: '/nonexistent/run' is neither a run directory"),
-    (["suite=moon"], "Could not find 'suite/moon'"),
-    (["scenarios=[nominal,mars]"], "error: scenarios: unknown scenario(s) ['mars'] in suite 'nominal'"),
-    (["gates=['fall_rate<=abc']"], "error: gates: 'abc' in 'fall_rate<=abc' is not a number"),
-    (["gates=['speed<=1']"], "error: gates: unknown metric 'speed'"),
+    (["policy=/nonexistent/run"], "policy: '/nonexistent/run' is neither a run directory"),
+    (["scenarios=[nominal,mars]"], "scenarios: unknown scenario(s) ['mars'] in suite 'nominal'"),
+    (["gates=['fall_rate<=abc']"], "gates: 'abc' in 'fall_rate<=abc' is not a number"),
+    (["gates=['speed<=1']"], "gates: unknown metric 'speed'"),
+    (["episodes=0"], "episodes >= 1, episode_s > 0"),
 ])  # fmt: skip
 def test_bad_input_one_line_and_nothing_written(quad_run, tmp_path, args, expected):
     policy = [] if any(a.startswith("policy=") for a in args) else [f"policy={quad_run}"]
     out = tmp_path / "out"
-    result = run_script("validate.py", *policy, *args, *FAST, f"hydra.run.dir={out}")
-    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    with pytest.raises(ValueError) as err:
+        evaluate(vconfig(*policy, *FAST, *args), out)
+    assert expected in str(err.value) and "\n" not in str(err.value)
     assert not out.exists()
 
 
