@@ -229,3 +229,15 @@ def test_bench_onboard_runs_inside_the_bundle(exported, tmp_path):
     assert {"numpy", "onnx_fp32", "onnx_int8", "c_fp32", "c_int8"} <= set(report["artifacts"])
     assert all(a["host"]["calls"] == 2000 for a in report["artifacts"].values())
     assert "trtexec" in (copy / "trt_build.sh").read_text() and "--int8" in (copy / "trt_build.sh").read_text()
+
+
+def test_the_numpy_runtime_is_the_reference_of_onnx_and_c(exported):
+    from onboard.artifacts import load_artifact
+
+    _, bundle, _ = exported
+    runtime = load_bundle(bundle)
+    obs = np.load(bundle / "calibration_obs.npy")[:512]
+    reference = runtime.forward(obs)
+    for name, tolerance in (("onnx_fp32", 1e-5), ("c_fp32", 1e-5), ("onnx_fp16", 2e-2)):
+        actions = load_artifact(bundle, name, runtime.obs_dim, runtime.action_dim)(obs)
+        np.testing.assert_allclose(actions, reference, atol=tolerance, err_msg=name)
