@@ -49,10 +49,11 @@ class EvalCallback(PeriodicCallback):
         self.csv = Path(run_dir) / "eval.csv"
         self.best_path = Path(run_dir) / "best_model.zip"
         self.best = -np.inf
-        if self.csv.is_file():
-            rows = self.csv.read_text().splitlines()[1:]
-            if rows:
-                self.best = max(float(r.split(",")[1]) for r in rows)
+
+    def _init_callback(self) -> None:
+        # read when training starts: a resume has cut eval.csv back to its checkpoint by then
+        rows = self.csv.read_text().splitlines()[1:] if self.csv.is_file() else []
+        self.best = max((float(r.split(",")[1]) for r in rows), default=-np.inf)
 
     def finish(self) -> None:
         """A last evaluation at the final step unless one was just made: every run ends with an eval.csv row."""

@@ -22,6 +22,7 @@ from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, P
 from agents.config import DEVICES, load_saved
 from agents.rundir import params_hash
 from common.io import atomic_write, git_commit, is_run_dir, now, sha256_text, versions, write_json
+from common.lock import DirectoryLock
 
 KINDS = ("gym", "locoforge")
 
@@ -150,17 +151,55 @@ def train(
         raise ConfigError(f"resume: '{run_dir}' has no complete checkpoint to continue from")
 
     seed_everything(cfg.seed)
-    # building the env checks the robot, task, randomization and terrain configs before anything is written
+    th.set_num_threads(cfg.torch_threads or (th.get_num_threads() or 1))
+    device = "cpu" if cfg.device == "auto" and not th.cuda.is_available() else cfg.device
+    # everything that can refuse the config is built before anything is written: env, model, evaluation env
     env = _normalize(cfg, make_env(cfg, cfg.num_envs, cfg.seed), training=True)
+    if ckpt is not None:
+        model, env = _load_checkpoint(cfg, ckpt, env, device, run_dir)
+    else:
+        try:
+            model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
+        except (ValueError, TypeError) as err:  # e.g. torch's "Invalid learning rate: -1"
+            raise ConfigError(f"algo.hyperparams: {str(err).splitlines()[0]}") from None
+    evaluation = None
+    if cfg.eval_every > 0:
+        n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.num_envs)
+        eval_env = _normalize(cfg, make_env(cfg, n_eval, cfg.seed + 10_000), training=False)
+        evaluation = EvalCallback(eval_env, cfg.eval_every, cfg.eval_episodes, run_dir)
 
-    # everything below only writes into the run directory
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # one writer per run directory; everything below only writes into it
+    lock = DirectoryLock(run_dir, "resume" if cfg.resume else "hydra.run.dir").acquire()
+    try:
+        return _run(cfg, run_dir, model, env, evaluation, ckpt, overrides, choices, device)
+    finally:
+        lock.release()
+
+
+def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_dir: Path) -> tuple[Any, VecEnv]:
+    """The model and normalizer of a checkpoint, every random stream (the task's too) continued from it."""
+    if cfg.algo.normalize:
+        env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)
+    model = algos.ALGOS[cfg.algo.name].load(ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb"))
+    if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
+        model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+    # SB3 resets a loaded model's env when learning starts: reset here instead, then continue the random streams
+    model._last_obs = env.reset()
+    model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
+    with open(ckpt / "rng.pkl", "rb") as f:
+        checkpoint.set_rng_state(pickle.load(f), env)
+    return model, env
+
+
+def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: EvalCallback | None, ckpt: Path | None,
+         overrides: list[str], choices: dict[str, str], device: str) -> dict[str, Any]:  # fmt: skip
+    """Write the run directory and train (the caller holds the run directory's lock)."""
+    if not cfg.resume and is_run_dir(run_dir):  # another process finished a run here since the first check
+        raise ConfigError(f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it")
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if not cfg.resume:
         atomic_write(run_dir / "config.yaml", config_yaml)
     checkpoint.cleanup_partial(run_dir)
-    th.set_num_threads(cfg.torch_threads or (th.get_num_threads() or 1))
-    device = "cpu" if cfg.device == "auto" and not th.cuda.is_available() else cfg.device
     run: dict[str, Any] = {
         "config_hash": sha256_text(config_yaml),
         "seed": cfg.seed,
@@ -179,24 +218,8 @@ def train(
         prior = OmegaConf.to_container(OmegaConf.load(run_dir / "run.json"))
         run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
     write_json(run_dir / "run.json", run)
-
     if ckpt is not None:
-        if cfg.algo.normalize:
-            env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)
-        model = algos.ALGOS[cfg.algo.name].load(
-            ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb")
-        )
-        if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
-            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
-        # SB3 resets a loaded model's env when learning starts: reset here instead, then continue every random
-        # stream (the task's too) from where the checkpoint left it
-        model._last_obs = env.reset()
-        model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
-        with open(ckpt / "rng.pkl", "rb") as f:
-            checkpoint.set_rng_state(pickle.load(f), env)
         truncate_eval_csv(run_dir, model.num_timesteps)
-    else:
-        model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
     vecnorm = env if isinstance(env, VecNormalize) else None
     start_steps = int(model.num_timesteps)
 
@@ -204,11 +227,7 @@ def train(
     if cfg.checkpoint_every > 0:
         callbacks.append(PeriodicCallback(
             cfg.checkpoint_every, lambda: checkpoint.save(run_dir, model, vecnorm, cfg.save_replay_buffer, cfg.keep_checkpoints)))  # fmt: skip
-    evaluation = None
-    if cfg.eval_every > 0:
-        n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.num_envs)
-        eval_env = _normalize(cfg, make_env(cfg, n_eval, cfg.seed + 10_000), training=False)
-        evaluation = EvalCallback(eval_env, cfg.eval_every, cfg.eval_episodes, run_dir)
+    if evaluation is not None:
         callbacks.append(evaluation)
     if cfg.progress:
         callbacks.append(ProgressCallback(cfg.total_timesteps))

@@ -76,7 +76,10 @@ class LocomotionTask:
         self.terrain = Terrain(cfg.terrain, seed)
         self.scene: Scene = build_scene(cfg.robot, env.sim, self.terrain)
         self.model = self.scene.model
-        self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
+        try:
+            self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
+        except (MemoryError, ValueError) as err:  # MuJoCo's allocation failure names neither the field nor the size
+            raise ValueError(f"num_envs: {num_envs} simulations do not fit in memory ({err}); lower num_envs") from None
         self.qpos, self.qvel, self.ctrl = self.batch.bind("qpos"), self.batch.bind("qvel"), self.batch.bind("ctrl")
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
         self.rng = np.random.default_rng(seed)

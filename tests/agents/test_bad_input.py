@@ -48,6 +48,8 @@ def finished_run(tmp_path_factory) -> Path:
     (["env.events.push.mode=sometimes"], "error: env.events.push.mode: unknown 'sometimes'; accepted: reset, interval"),
     (["env.events.action_delay.params.range_ms=[0,30]"], "error: env.events.action_delay.params.range_ms: 30 ms exceeds one policy step (20 ms)"),
     (["~env.events.reset_pose"], "error: env.events: 'reset_pose' is required"),
+    (["algo.hyperparams.learning_rate=-1"], "error: algo.hyperparams: Invalid learning rate: -1"),
+    (["num_envs=1000000000"], "error: num_envs: 1000000000 simulations do not fit in memory"),
 ])  # fmt: skip
 def test_bad_config_gives_one_clear_line(tmp_path, args, expected):
     run_dir = tmp_path / "run"
@@ -125,3 +127,26 @@ def test_cuda_without_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU: device=cuda is valid here")
     with pytest.raises(ConfigError, match="device: 'cuda' requested but torch sees no CUDA device"):
         validate(compose_train(*FAST, "device=cuda"))
+
+
+def test_a_second_writer_is_refused_naming_the_holder(finished_run, tmp_path):
+    import os
+
+    from common.lock import DirectoryLock
+
+    fresh = tmp_path / "busy"
+    held = DirectoryLock(fresh, "test").acquire()  # another trainer holds this directory
+    try:
+        answer = start_training(fresh, *FAST, *SMALL_PPO, "total_timesteps=256", "eval_every=0", "checkpoint_every=0")
+        assert answer == f"error: hydra.run.dir: '{fresh}' is in use by process {os.getpid()}; wait for it to end or choose another directory"
+        assert [p.name for p in fresh.iterdir()] == [".lock"], "the refused writer wrote nothing"
+        before = snapshot(finished_run)
+        other = DirectoryLock(finished_run, "test").acquire()
+        try:
+            assert "resume: " in start_training(finished_run, f"resume={finished_run}") and "is in use by process" in start_training(finished_run, f"resume={finished_run}")
+        finally:
+            other.release()
+        assert snapshot(finished_run) == before
+    finally:
+        held.release()
+    assert start_training(fresh, *FAST, *SMALL_PPO, "total_timesteps=256", "eval_every=0", "checkpoint_every=0") == "started"
