@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from agents.config import register
+from common.io import keep_file_size_errors, no_room
 from configs import ROOT as CONFIGS
 from envs.presets import register as register_task
 
@@ -24,12 +25,16 @@ def main(cfg: DictConfig) -> None:
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    keep_file_size_errors()
     try:
         run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
-    except (ValueError, FileNotFoundError, CheckpointError) as err:
+    except (ValueError, FileNotFoundError, CheckpointError, OSError) as err:
+        message = no_room(err, run_dir) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
+        if message is None:
+            raise
         if run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # made by Hydra for this call only
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     print(
         f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "

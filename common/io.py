@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,8 @@ PACKAGES = ("numpy", "torch", "mujoco", "mujoco-core", "gymnasium", "stable-base
             "omegaconf", "onnx", "onnxruntime")  # fmt: skip
 REPO = Path(__file__).resolve().parent.parent
 FILE_MODE = 0o644
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+"""Write failures that mean 'no room': reported in one line, never as a traceback."""
 
 
 def _umask() -> int:
@@ -40,6 +43,20 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def no_room(err: OSError, where: Path) -> str | None:
+    """One line for a write that failed for want of room (disk full, quota, file-size limit), else None."""
+    if err.errno not in DISK_FULL:
+        return None
+    return f"cannot write into '{where}': {os.strerror(err.errno)} ({err.filename}); free space or choose another place"
+
+
+def keep_file_size_errors() -> None:
+    """A file-size limit (ulimit -f) then fails the write with EFBIG instead of killing the process unannounced."""
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -35,15 +35,16 @@ class CPolicy:
         return out
 
 
-def load_artifact(bundle: Path, name: str, obs_dim: int, action_dim: int) -> Callable[[np.ndarray], np.ndarray]:
-    """One artifact as a batch callable."""
+def load_artifact(bundle: Path, name: str, obs_dim: int, action_dim: int,
+                  allow_incomplete: bool = False) -> Callable[[np.ndarray], np.ndarray]:  # fmt: skip
+    """One artifact as a batch callable (`allow_incomplete`: export's checks of the bundle it assembles)."""
     if name in ONNX_FILES:
         session = ort_session(bundle / ONNX_FILES[name])
         return lambda obs: session.run(["actions"], {"obs": np.asarray(obs, dtype=np.float32)})[0]
     if name == "numpy":
         from onboard.runtime import load_bundle
 
-        return load_bundle(bundle).forward
+        return load_bundle(bundle, allow_incomplete=allow_incomplete).forward
     if name in ("c_fp32", "c_int8"):
         return CPolicy(bundle, name == "c_int8", obs_dim, action_dim)
     raise ValueError(f"artifact: unknown '{name}'; accepted: {', '.join(ARTIFACTS)}")

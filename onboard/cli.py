@@ -13,6 +13,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from common.io import keep_file_size_errors
 from configs import ROOT as CONFIGS
 from onboard.exporter import register
 
@@ -25,6 +26,7 @@ def main(cfg: DictConfig) -> None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     out = Path(cfg.out) if cfg.out else run_dir / "bundle"
+    keep_file_size_errors()
     try:
         manifest = export(OmegaConf.to_object(cfg), out)
     except (ValueError, FileNotFoundError) as err:

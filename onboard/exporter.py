@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from common.io import is_run_dir, load_run_config, write_json
+from common.io import DISK_FULL, is_run_dir, load_run_config, write_json
+from common.lock import pid_alive
 from envs import task_config
 from envs.task import LocomotionTask
 from onboard import acceptance, writer
 from onboard.extract import from_model
+from onboard.runtime import INCOMPLETE
 
 CALIBRATION_SAMPLES = 2048
+TMP_PREFIX = ".export-"
 
 
 @dataclass
@@ -121,12 +124,13 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
     mlp = from_model(policy.model, Path(policy.source["model"]).parent / "vecnormalize.pkl")
     reference = policy(observations)
     run = json.loads((run_dir / "run.json").read_text())
-    tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    manifest = writer.manifest_body(policy.cfg, mlp, run, asdict(cfg.device))
+    remove_stale_temporaries(out)
+    tmp = out.parent / f"{TMP_PREFIX}{out.name}.{os.getpid()}"
     try:
-        q = writer.write_artifacts(tmp, mlp, calibration, (run_dir / "config.yaml").read_text())
-        manifest = writer.manifest_body(policy.cfg, mlp, run, asdict(cfg.device))
+        tmp.mkdir(parents=True)
+        (tmp / INCOMPLETE).write_text("export.py is assembling this bundle; the runtime refuses it until it is renamed\n")
+        q = writer.write_artifacts(tmp, mlp, calibration, (run_dir / "config.yaml").read_text(), manifest)
         writer.seal(tmp, manifest)  # the runtime checks hashes: parity and latency read the bundle
         write_json(tmp / "parity.json", acceptance.parity(tmp, mlp, observations, reference, q))
         lat = acceptance.measure_latency(tmp, observations, cfg.latency_calls, cfg.device)
@@ -138,14 +142,28 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
         manifest["rejected"] = [n for n, r in loop.items() if not r["accepted"]]
         manifest["latency_verdicts"] = {n: a["verdict"] for n, a in lat["artifacts"].items()}
         writer.seal(tmp, manifest)
+        (tmp / INCOMPLETE).unlink()
         if out.exists():
             out.rmdir()
-        out.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if err.errno in DISK_FULL:
+            raise ValueError(f"out: cannot write the bundle beside '{out}': {os.strerror(err.errno)} "
+                             f"({err.filename}); free space or choose another out=") from None  # fmt: skip
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Remove bundles-in-assembly beside `out` whose export process is gone (killed, say): nothing loads them."""
+    for stale in out.parent.glob(f"{TMP_PREFIX}{out.name}.*"):
+        pid = stale.name.rsplit(".", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)) and (stale / INCOMPLETE).exists():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 __all__ = ["DeviceProfile", "ExportConfig", "collect_observations", "export", "register"]

@@ -42,8 +42,32 @@ def map_actions(x: np.ndarray, output: str, low: np.ndarray, high: np.ndarray) -
     return np.clip(x, low, high)
 
 
+INCOMPLETE = "INCOMPLETE"
+"""Present while export.py assembles a bundle: the runtime refuses such a folder."""
+
+
 class BundleError(RuntimeError):
     """The bundle or its input breaks the contract; the message is one line."""
+
+
+def contract(manifest: dict) -> dict:
+    """The fields policy and robot must agree on: observation, action, joints, gains, timing, network."""
+    try:
+        robot = manifest["robot"]
+        return {
+            "observation": {k: manifest["observation"][k] for k in ("size", "terms")},
+            "action": {k: manifest["action"][k] for k in ("size", "low", "high")},
+            "robot": {k: robot[k] for k in ("joint_names", "default_joint_pos", "kp", "kd", "torque_limit", "action_scale")},
+            "timing": manifest["timing"],
+            "policy": {k: manifest["policy"][k] for k in ("layers", "activations", "output", "action_low", "action_high")},
+        }
+    except (KeyError, TypeError) as err:
+        raise BundleError(f"manifest.json lacks {err} of the contract; export the bundle again") from None
+
+
+def contract_sha256(manifest: dict) -> str:
+    """sha256 of the contract fields: stored in weights.npz, so a hand-edited manifest no longer matches."""
+    return hashlib.sha256(json.dumps(contract(manifest), sort_keys=True).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -56,6 +80,8 @@ def _sha256(path: Path) -> str:
 
 def verify_files(root: Path, manifest: dict) -> None:
     """Refuse a bundle any of whose files is missing or differs from the hash in its manifest."""
+    if not isinstance(manifest.get("files"), dict) or "weights.npz" not in manifest["files"]:
+        raise BundleError(f"bundle {root}: manifest.json has no 'files' section listing weights.npz; export the bundle again")
     for name, digest in manifest["files"].items():
         path = root / name
         if not path.is_file():
@@ -70,12 +96,23 @@ class BundlePolicy:
     def __init__(self, root: Path, manifest: dict) -> None:
         self.root = root
         self.manifest = manifest
-        with np.load(root / "weights.npz", allow_pickle=False) as w:
-            self.mean = w["obs_mean"].astype(np.float32)
-            self.inv_std = inverse_std(w["obs_var"], float(w["obs_epsilon"]))
-            self.clip_obs = float(w["obs_clip"])
-            n = int(w["n_layers"])
-            self.layers = [(w[f"w{i}"].astype(np.float32), w[f"b{i}"].astype(np.float32)) for i in range(n)]
+        try:
+            with np.load(root / "weights.npz", allow_pickle=False) as w:
+                self.mean = w["obs_mean"].astype(np.float32)
+                self.inv_std = inverse_std(w["obs_var"], float(w["obs_epsilon"]))
+                self.clip_obs = float(w["obs_clip"])
+                n = int(w["n_layers"])
+                self.layers = [(w[f"w{i}"].astype(np.float32), w[f"b{i}"].astype(np.float32)) for i in range(n)]
+                bound = str(w["contract_sha256"]) if "contract_sha256" in w.files else None
+        except (OSError, ValueError, KeyError) as err:  # not an npz, pickled data (refused), a missing array
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise BundleError(f"bundle {root}: weights.npz is not this bundle's array archive ({first})") from None
+        if bound is None:
+            raise BundleError(f"bundle {root}: weights.npz carries no contract hash (exported before contracts were bound "
+                              "to the weights); export the bundle again")  # fmt: skip
+        if bound != contract_sha256(manifest):
+            raise BundleError(f"bundle {root}: manifest.json's contract (observation, joints, gains, timing, network) "
+                              "differs from the one its weights were exported with; it was edited: export again")  # fmt: skip
         policy = manifest["policy"]
         self.activations = [ACTIVATIONS[a] for a in policy["activations"]]
         self.output = policy["output"]  # "clip" (PPO: clip to bounds) or "tanh" (SAC/TD3: squash, then unscale)
@@ -101,7 +138,7 @@ class BundlePolicy:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Actions for one observation (obs_dim,) or a batch (n, obs_dim), with the contract's checks."""
         obs = np.asarray(obs, dtype=np.float32)
-        if obs.shape[-1] != self.obs_dim or obs.ndim not in (1, 2):
+        if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
             raise BundleError(
                 f"observation has shape {obs.shape}; this bundle takes ({self.obs_dim},) or (n, {self.obs_dim})"
             )
@@ -121,14 +158,20 @@ class BundlePolicy:
         return self.default_joint_pos + self.action_scale * np.asarray(actions, dtype=np.float32)
 
 
-def load_bundle(path: str | Path, joint_names: Sequence[str] | None = None) -> BundlePolicy:
-    """Load and verify a bundle; `joint_names` (the robot's order) must equal the manifest's if given."""
+def load_bundle(path: str | Path, joint_names: Sequence[str] | None = None, allow_incomplete: bool = False) -> BundlePolicy:
+    """Load and verify a bundle; `joint_names` (the robot's order) must equal the manifest's if given.
+    `allow_incomplete` is for export's own acceptance checks of the bundle it is assembling."""
     root = Path(path)
+    if (root / INCOMPLETE).exists() and not allow_incomplete:
+        raise BundleError(f"bundle {root}: incomplete (an export was interrupted or is still running); export again")
     try:
         manifest = json.loads((root / "manifest.json").read_text())
     except (OSError, ValueError) as err:
         raise BundleError(f"bundle {root}: manifest.json unreadable ({type(err).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"bundle {root}: manifest.json is not a JSON object")
     verify_files(root, manifest)
+    contract(manifest)  # every contract field present, before anything reads one
     if joint_names is not None and list(joint_names) != list(manifest["robot"]["joint_names"]):
         raise BundleError(
             f"joint order {list(joint_names)} differs from the bundle's {manifest['robot']['joint_names']}"

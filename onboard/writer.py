@@ -17,6 +17,7 @@ from envs import task_config
 from envs.task import LocomotionTask
 from onboard import codegen, onnx_graph
 from onboard.extract import MLP
+from onboard.runtime import INCOMPLETE, contract_sha256
 
 FILES_DIR = Path(__file__).parent / "bundle_files"
 MANIFEST = "manifest.json"
@@ -43,20 +44,22 @@ def quantize_int8(fp32_path: Path, out_path: Path, observations: np.ndarray) -> 
     )  # fmt: skip
 
 
-def write_weights(mlp: MLP, path: Path) -> None:
+def write_weights(mlp: MLP, path: Path, contract_sha256: str) -> None:
+    """The NumPy runtime's arrays, with the contract's hash bound to them (a hand-edited manifest then fails)."""
     arrays = {"obs_mean": mlp.obs_mean, "obs_var": mlp.obs_var, "obs_epsilon": np.float64(mlp.obs_epsilon),
-              "obs_clip": np.float64(mlp.obs_clip), "n_layers": np.int64(len(mlp.weights))}  # fmt: skip
+              "obs_clip": np.float64(mlp.obs_clip), "n_layers": np.int64(len(mlp.weights)),
+              "contract_sha256": np.str_(contract_sha256)}  # fmt: skip
     for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
         arrays[f"w{i}"], arrays[f"b{i}"] = w, b
     np.savez(path, **arrays)
 
 
-def write_artifacts(folder: Path, mlp: MLP, calibration: np.ndarray, config_yaml: str) -> codegen.Int8MLP:
-    """Every artifact of a bundle into `folder`; returns the int8 MLP the C was generated from."""
+def write_artifacts(folder: Path, mlp: MLP, calibration: np.ndarray, config_yaml: str, manifest: dict[str, Any]) -> codegen.Int8MLP:
+    """Every artifact of a bundle into `folder` (whose manifest is `manifest`); returns the int8 MLP of the C."""
     onnx.save(onnx_graph.build(mlp, np.float32), str(folder / "policy.onnx"))
     onnx.save(onnx_graph.build(mlp, np.float16), str(folder / "policy.fp16.onnx"))
     quantize_int8(folder / "policy.onnx", folder / "policy.int8.onnx", calibration)
-    write_weights(mlp, folder / "weights.npz")
+    write_weights(mlp, folder / "weights.npz", contract_sha256(manifest))
     q = codegen.Int8MLP.calibrate(mlp, calibration)
     (folder / "policy.h").write_text(codegen.header(mlp))
     (folder / "policy.c").write_text(codegen.source(q))
@@ -137,5 +140,6 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
 def seal(folder: Path, manifest: dict[str, Any]) -> None:
     """Hash every file of the bundle into the manifest and write it last: a bundle is whole once it has one."""
     manifest["config_sha256"] = sha256_text((folder / "config.yaml").read_text())
-    manifest["files"] = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    skip = (MANIFEST, INCOMPLETE)
+    manifest["files"] = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

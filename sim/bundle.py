@@ -10,18 +10,18 @@ import numpy as np
 class BundlePolicy:
     """Loads the bundle with the NumPy runtime (which verifies every file's hash), then the chosen artifact."""
 
-    def __init__(self, bundle: Path, artifact: str = "numpy") -> None:
+    def __init__(self, bundle: Path, artifact: str = "numpy", allow_incomplete: bool = False) -> None:
         from common.io import load_run_config
         from onboard.artifacts import load_artifact
         from onboard.runtime import load_bundle
 
         bundle = Path(bundle)
-        runtime = load_bundle(bundle)
+        runtime = load_bundle(bundle, allow_incomplete=allow_incomplete)
         self.cfg = load_run_config(bundle)
         self.obs_dim = runtime.obs_dim
         self.policy_dt = float(runtime.manifest["timing"]["policy_dt"])
         self.fn = (
-            runtime if artifact == "numpy" else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim)
+            runtime if artifact == "numpy" else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim, allow_incomplete)
         )
         self.source = {
             "kind": "bundle",

@@ -16,7 +16,9 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from common.io import keep_file_size_errors, no_room  # noqa: E402
 from configs import ROOT as CONFIGS  # noqa: E402
+from onboard.runtime import BundleError  # noqa: E402
 from sim.config import register  # noqa: E402
 
 register()
@@ -29,12 +31,16 @@ def _main(cfg: DictConfig) -> None:
     from sim.validate import main as validate
 
     out = Path(HydraConfig.get().runtime.output_dir)
+    keep_file_size_errors()
     try:
         code = validate(cfg, out)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, BundleError, OSError) as err:
+        message = no_room(err, out) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
+        if message is None:
+            raise
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     _gates_failed = code == 1
     sys.exit(code)

@@ -4,6 +4,7 @@ bundle comes from export.py itself (the export smoke test); the rest runs in-pro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,126 @@ def test_the_numpy_runtime_is_the_reference_of_onnx_and_c(exported):
     for name, tolerance in (("onnx_fp32", 1e-5), ("c_fp32", 1e-5), ("onnx_fp16", 2e-2)):
         actions = load_artifact(bundle, name, runtime.obs_dim, runtime.action_dim)(obs)
         np.testing.assert_allclose(actions, reference, atol=tolerance, err_msg=name)
+
+
+def _copy(bundle: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    return copy
+
+
+def _rehash(copy: Path, manifest: dict) -> None:
+    from common.io import sha256_file
+
+    manifest["files"] = {name: sha256_file(copy / name) for name in manifest["files"]}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("fault,expected", [
+    ("no_files_section", "manifest.json has no 'files' section"),
+    ("manifest_not_object", "manifest.json is not a JSON object"),
+    ("manifest_missing", "manifest.json unreadable (FileNotFoundError)"),
+    ("weights_pickled", "weights.npz is not this bundle's array archive"),
+    ("joint_order_edited", "manifest.json's contract (observation, joints, gains, timing, network) differs"),
+    ("gains_edited", "manifest.json's contract (observation, joints, gains, timing, network) differs"),
+    ("contract_field_missing", "manifest.json lacks 'timing' of the contract"),
+    ("incomplete", "incomplete (an export was interrupted or is still running)"),
+])  # fmt: skip
+def test_runtime_refuses_a_broken_bundle_in_one_line(exported, tmp_path, fault, expected):
+    import pickle
+
+    _, bundle, _ = exported
+    copy = _copy(bundle, tmp_path)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    if fault == "no_files_section":
+        del manifest["files"]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    elif fault == "manifest_not_object":
+        (copy / "manifest.json").write_text("[1, 2]")
+    elif fault == "manifest_missing":
+        (copy / "manifest.json").unlink()
+    elif fault == "weights_pickled":  # a pickle in place of the arrays, its hash updated in the manifest
+        (copy / "weights.npz").write_bytes(pickle.dumps({"obs_mean": np.zeros(45)}))
+        _rehash(copy, manifest)
+    elif fault == "joint_order_edited":  # to match another robot, while the weights expect the original order
+        names = manifest["robot"]["joint_names"]
+        manifest["robot"]["joint_names"] = names[3:] + names[:3]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    elif fault == "gains_edited":
+        manifest["robot"]["kp"] = [50.0] * 12
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    elif fault == "contract_field_missing":
+        del manifest["timing"]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    elif fault == "incomplete":
+        (copy / "INCOMPLETE").write_text("")
+    with pytest.raises(BundleError) as err:
+        load_bundle(copy)
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("obs,expected", [
+    (np.float32(1.0), r"observation has shape \(\); this bundle takes \(45,\) or \(n, 45\)"),
+    (np.zeros((2, 3, 45), np.float32), r"observation has shape \(2, 3, 45\)"),
+    (np.zeros(46, np.float32), r"observation has shape \(46,\)"),
+])  # fmt: skip
+def test_runtime_refuses_observations_of_the_wrong_shape(exported, obs, expected):
+    _, bundle, _ = exported
+    with pytest.raises(BundleError, match=expected):
+        load_bundle(bundle)(obs)
+
+
+def test_validation_of_a_tampered_bundle_is_one_line(exported, tmp_path):
+    from sim.validate import evaluate
+    from tests.sim.test_validate import vconfig
+
+    _, bundle, _ = exported
+    copy = _copy(bundle, tmp_path)
+    data = bytearray((copy / "weights.npz").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / "weights.npz").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="weights.npz has been modified"):
+        evaluate(vconfig(f"policy={copy}", "episodes=2", "episode_s=0.5"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_during_export_leaves_nothing_and_says_so(exported, tmp_path, monkeypatch):
+    import errno
+
+    from onboard import writer
+    from onboard.exporter import TMP_PREFIX, export
+
+    run_dir, _, _ = exported
+    real = writer.write_weights
+
+    def full(*args, **kwargs):
+        real(*args, **kwargs)
+        raise OSError(errno.EFBIG, "File too large", str(args[1]))
+
+    monkeypatch.setattr(writer, "write_weights", full)
+    out = tmp_path / "b"
+    with pytest.raises(ValueError) as err:
+        export(export_config(f"policy={run_dir}"), out)
+    assert str(err.value).startswith(f"out: cannot write the bundle beside '{out}': File too large") and "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == [], "no bundle and no temporary folder"
+    assert TMP_PREFIX.startswith(".")
+
+
+def test_temporaries_of_dead_exports_are_removed_and_never_loaded(exported, tmp_path):
+    from onboard.exporter import TMP_PREFIX, remove_stale_temporaries
+
+    _, bundle, _ = exported
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{TMP_PREFIX}b.{dead.stdout.strip()}"
+    import shutil
+
+    shutil.copytree(bundle, stale)
+    (stale / "INCOMPLETE").write_text("")
+    live = tmp_path / f"{TMP_PREFIX}b.{os.getpid()}"
+    shutil.copytree(stale, live)
+    with pytest.raises(BundleError, match="incomplete"):
+        load_bundle(stale)
+    remove_stale_temporaries(tmp_path / "b")
+    assert not stale.exists() and live.exists(), "a running export's folder is left alone"
