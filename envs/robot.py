@@ -89,6 +89,8 @@ class Scene:
     base_contact: int
     """sensordata index of the base body's contact count."""
     model_hash: str
+    imu_in_base: dict[str, list[float]]
+    """The IMU frame's position and orientation [w, x, y, z] in the base body's frame."""
 
     @property
     def num_joints(self) -> int:
@@ -211,4 +213,16 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         feet_contact=feet_adr,
         base_contact=int(sensor("base_contact")[0]),
         model_hash=hashlib.sha256(path.read_bytes()).hexdigest(),
+        imu_in_base=_site_in_body(model, model.site(imu).id, base_id),
     )
+
+
+def _site_in_body(model: mujoco.MjModel, site: int, body: int) -> dict[str, list[float]]:
+    """A site's position and orientation [w, x, y, z] in a body's frame, at the model's reference pose."""
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    rot_body = data.xmat[body].reshape(3, 3)
+    pos = rot_body.T @ (data.site_xpos[site] - data.xpos[body])
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, (rot_body.T @ data.site_xmat[site].reshape(3, 3)).ravel())
+    return {"pos": np.round(pos, 9).tolist(), "quat": np.round(quat, 9).tolist()}

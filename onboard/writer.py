@@ -86,6 +86,7 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
         "config_hash": run["config_hash"],
         "params_hash": run.get("params_hash"),
         "robot_model_hash": sc.model_hash,
+        "robot_model_hash_method": "sha256 of the robot MJCF file's bytes (robot.mjcf), the top-level file only",
         "trained": {"git": run.get("git"), "steps_done": run.get("steps_done")},
         "git": git_commit(),
         "versions": versions(),
@@ -114,6 +115,12 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
             "torque_limit": sc.torque_limit.tolist(),
             "action_scale": sc.robot.action_scale,
             "feet": list(sc.robot.feet),
+            "base_body": sc.robot.base_body,
+            "imu": {"site": sc.robot.imu_site, "pos_in_base": sc.imu_in_base["pos"], "quat_in_base": sc.imu_in_base["quat"],
+                    "measures": "base_ang_vel and base_lin_vel, in this frame"},  # fmt: skip
+            "ground": {"kind": task.terrain.cfg.kind, "friction": task.terrain.cfg.friction,
+                       "friction_randomized": (task.cfg.events["physics"].params.get("friction")
+                                               if "physics" in task.cfg.events else None)},  # fmt: skip
             "control": "PD at the physics rate: tau = clip(kp (q_target - q) - kd qdot, -torque_limit, torque_limit)",
         },  # fmt: skip
         "timing": {

@@ -52,6 +52,22 @@ def feet_contact(s: State) -> np.ndarray:
     return s.feet_contact.astype(np.float64)
 
 
+CONVENTIONS = {
+    "base_lin_vel": "IMU velocimeter: base linear velocity in the IMU frame (x forward, y left, z up), read one "
+    "physics step before the joint readings",
+    "base_ang_vel": "IMU gyro: base angular velocity in the IMU frame (x forward, y left, z up), right-handed; read "
+    "one physics step (physics_dt) before the joint readings, as MuJoCo's sensors are",
+    "projected_gravity": "unit gravity vector in the base frame: (0, 0, -1) when level, x > 0 when pitched nose-down",
+    "velocity_command": "vx forward and vy left in the base's heading frame (m/s); yaw rate about world z, "
+    "counter-clockwise positive (rad/s)",
+    "joint_pos_rel": "joint angle minus default_joint_pos (rad), robot.joint_names order, MJCF joint axis signs",
+    "joint_vel": "joint velocity (rad/s), robot.joint_names order, MJCF joint axis signs",
+    "previous_action": "the policy's own previous output (before scaling); zeros at the first step of an episode",
+    "base_height": "base height above the ground under it (m)",
+    "feet_contact": "1 for each foot in contact, robot.feet order",
+}
+"""How a robot computes each term: frames, signs and start values (the manifest states these)."""
+
 UNITS = {
     "base_lin_vel": "m/s",
     "base_ang_vel": "rad/s",

@@ -365,3 +365,40 @@ def test_temporaries_of_dead_exports_are_removed_and_never_loaded(exported, tmp_
         load_bundle(stale)
     remove_stale_temporaries(tmp_path / "b")
     assert not stale.exists() and live.exists(), "a running export's folder is left alone"
+
+
+def test_an_integrator_rebuilds_the_observation_from_the_manifest_alone(exported):
+    """Only manifest.json and MuJoCo's raw state: frames, signs, order and scales as the manifest states them."""
+    import mujoco
+
+    from envs import task_config
+    from envs.task import LocomotionTask
+
+    _, bundle, _ = exported
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert m["robot"]["imu"]["quat_in_base"] == [1.0, 0.0, 0.0, 0.0] and m["robot"]["ground"]["friction"] == 1.0
+    assert "top-level file only" in m["robot_model_hash_method"]
+    assert all(t["convention"] for t in m["observation"]["terms"])
+    task = LocomotionTask(task_config("quadruped_flat", randomization="none"), num_envs=1, seed=0, nthread=1)
+    task.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = rng.uniform(-1, 1, (1, 12))
+        obs = task.step(action).obs["policy"][0]
+    data = task.batch.get_data(0)
+    model = task.batch.get_model(0)
+    mujoco.mj_forward(model, data)
+    base = model.body(m["robot"]["base_body"]).id
+    rot = data.xmat[base].reshape(3, 3)  # base frame -> world
+    joints = m["robot"]["joint_names"]
+    q = np.array([data.qpos[model.jnt_qposadr[model.joint(j).id]] for j in joints])
+    qd = np.array([data.qvel[model.jnt_dofadr[model.joint(j).id]] for j in joints])
+    omega = np.zeros(6)
+    mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, base, omega, 1)  # local frame: [ang, lin]
+    raw = {"base_ang_vel": omega[:3], "projected_gravity": rot.T @ np.array([0.0, 0.0, -1.0]),
+           "velocity_command": task.command[0], "joint_pos_rel": q - np.array(m["robot"]["default_joint_pos"]),
+           "joint_vel": qd, "previous_action": np.clip(action[0], -1, 1)}  # fmt: skip
+    rebuilt = np.concatenate([raw[t["name"]] * t["scale"] for t in m["observation"]["terms"]])
+    # the gyro is read one physics step before the joints (the manifest says so): close, the rest exact
+    np.testing.assert_allclose(obs[3:], rebuilt[3:], atol=1e-5)
+    np.testing.assert_allclose(obs[:3], rebuilt[:3], atol=0.05)
