@@ -71,6 +71,7 @@ def contract_sha256(manifest: dict) -> str:
 
 
 def _sha256(path: Path) -> str:
+    # not hashlib.file_digest: this file runs on the robot, where Python may be 3.10 (JetPack 6)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
