@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from agents.config import register
+from common.cli import run
 from common.io import keep_file_size_errors, no_room
 from configs import ROOT as CONFIGS
 from envs.presets import register as register_task
@@ -18,8 +19,12 @@ register()
 register_task()
 
 
+def main() -> None:
+    run(_main)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     from agents.checkpoint import CheckpointError
     from agents.trainer import train
 

@@ -13,6 +13,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from common.cli import run
 from common.io import keep_file_size_errors
 from configs import ROOT as CONFIGS
 from onboard.exporter import register
@@ -20,8 +21,16 @@ from onboard.exporter import register
 register()
 
 
+_rejected = False
+
+
+def main() -> None:
+    run(_main, lambda: _rejected)  # 1 is the answer "an artifact was rejected in closed loop"
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIGS / "export"), config_name="export")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
+    global _rejected
     from onboard.exporter import export
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -41,5 +50,6 @@ def main(cfg: DictConfig) -> None:
         )
     print(f"bundle: {out}")
     if manifest["rejected"]:
+        _rejected = True
         print(f"error: rejected in closed loop: {', '.join(manifest['rejected'])}", file=sys.stderr)
         sys.exit(1)

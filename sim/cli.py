@@ -16,6 +16,7 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from common.cli import run  # noqa: E402
 from common.io import keep_file_size_errors, no_room  # noqa: E402
 from configs import ROOT as CONFIGS  # noqa: E402
 from onboard.runtime import BundleError  # noqa: E402
@@ -47,11 +48,4 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
-        _main()
-    except SystemExit as exit_:
-        # Hydra exits 1 on its own config errors (unknown suite, bad override): bad input, 2 like ours;
-        # 1 stays the answer "a gate failed"
-        if exit_.code == 1 and not _gates_failed:
-            sys.exit(2)
-        raise
+    run(_main, lambda: _gates_failed)  # 1 is the answer "a gate failed"

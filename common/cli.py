@@ -1,0 +1,31 @@
+"""What the three root scripts share around Hydra: output paths checked before Hydra makes them, and one exit
+code for bad input (2), Hydra's own composition errors included (Hydra exits 1 on those)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir", "out")
+
+
+def refuse_file_outputs(argv: list[str]) -> None:
+    """An output directory named by an existing file: one line and exit 2, before Hydra tries to create it."""
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if sep and key in OUTPUT_KEYS and value and Path(value).exists() and not Path(value).is_dir():
+            print(f"error: {key}: '{value}' is a file; give a directory", file=sys.stderr)
+            sys.exit(2)
+
+
+def run(hydra_main: Callable[[], None], one_is_an_answer: Callable[[], bool] = lambda: False) -> None:
+    """Call a @hydra.main function; Hydra's exit 1 (a config it could not compose) becomes 2, unless the job
+    itself answered 1 (a failed gate, a rejected artifact)."""
+    refuse_file_outputs(sys.argv[1:])
+    try:
+        hydra_main()
+    except SystemExit as exit_:
+        if exit_.code == 1 and not one_is_an_answer():
+            sys.exit(2)
+        raise
