@@ -79,6 +79,8 @@ class LocomotionTask:
         try:
             self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
         except (MemoryError, ValueError) as err:  # MuJoCo's allocation failure names neither the field nor the size
+            if not isinstance(err, MemoryError) and "alloc" not in str(err):
+                raise
             raise ValueError(f"num_envs: {num_envs} simulations do not fit in memory ({err}); lower num_envs") from None
         self.qpos, self.qvel, self.ctrl = self.batch.bind("qpos"), self.batch.bind("qvel"), self.batch.bind("ctrl")
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))

@@ -162,7 +162,7 @@ def remove_stale_temporaries(out: Path) -> None:
     """Remove bundles-in-assembly beside `out` whose export process is gone (killed, say): nothing loads them."""
     for stale in out.parent.glob(f"{TMP_PREFIX}{out.name}.*"):
         pid = stale.name.rsplit(".", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)) and (stale / INCOMPLETE).exists():
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
 
 
