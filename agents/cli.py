@@ -34,7 +34,9 @@ def _main(cfg: DictConfig) -> None:
     try:
         run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
     except (ValueError, FileNotFoundError, CheckpointError, OSError) as err:
-        message = no_room(err, run_dir) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
+        message = (
+            no_room(err, run_dir) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
+        )
         if message is None:
             raise
         if run_dir.is_dir() and not any(run_dir.iterdir()):

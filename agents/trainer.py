@@ -180,7 +180,9 @@ def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_
     """The model and normalizer of a checkpoint, every random stream (the task's too) continued from it."""
     if cfg.algo.normalize:
         env = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), env.venv)
-    model = algos.ALGOS[cfg.algo.name].load(ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb"))
+    model = algos.ALGOS[cfg.algo.name].load(
+        ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb")
+    )
     if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ckpt / "replay_buffer.pkl")
     # SB3 resets a loaded model's env when learning starts: reset here instead, then continue the random streams

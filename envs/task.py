@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import mujoco
 import numpy as np
-from mujoco.batch import Batch, SimulationError
 
 from envs.config import EnvConfig, TaskConfig
 from envs.managers import (
@@ -27,9 +25,8 @@ from envs.managers import (
 )
 from envs.mdp.state import State, projected_gravity
 from envs.robot import Scene, build_scene
+from envs.simulation import Simulation
 from envs.terrain import Terrain
-
-_RECORD = ("qpos", "qvel", "sensordata")  # motor torque: read once after the call, not per substep
 
 
 @dataclass
@@ -76,18 +73,14 @@ class LocomotionTask:
         self.terrain = Terrain(cfg.terrain, seed)
         self.scene: Scene = build_scene(cfg.robot, env.sim, self.terrain)
         self.model = self.scene.model
-        try:
-            self.batch = Batch(self.model, num_envs, env.sim.nthread if nthread is None else nthread, persistent=True)
-        except (MemoryError, ValueError) as err:  # MuJoCo's allocation failure names neither the field nor the size
-            if not isinstance(err, MemoryError) and "alloc" not in str(err):
-                raise
-            raise ValueError(f"num_envs: {num_envs} simulations do not fit in memory ({err}); lower num_envs") from None
-        self.qpos, self.qvel, self.ctrl = self.batch.bind("qpos"), self.batch.bind("qvel"), self.batch.bind("ctrl")
+        self.sim = Simulation(self.model, num_envs, env.sim.nthread if nthread is None else nthread, self.decimation,
+                              self.scene.root_dof, env.sim.max_base_speed)  # fmt: skip
+        self.batch, self.qpos, self.qvel, self.ctrl = self.sim.batch, self.sim.qpos, self.sim.qvel, self.sim.ctrl
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
         self.rng = np.random.default_rng(seed)
         self.noise_scale = env.obs_noise_scale
 
-        n, nj, m = num_envs, self.scene.num_joints, self.model
+        n, nj = num_envs, self.scene.num_joints
         self.action, self.action_before = np.zeros((n, nj)), np.zeros((n, nj))
         self.target = np.tile(self.scene.default_joint_pos, (n, 1))
         self.action_delay = np.zeros(n, dtype=int)  # physics steps, drawn by the action_delay event
@@ -99,14 +92,11 @@ class LocomotionTask:
         self.origins = self.terrain.tile_origin(self.levels, self.cols)
         self.physics_resets = 0
         self.last_state: State | None = None
-        self._prev: tuple[np.ndarray, ...] | None = None  # the last substep of the previous step, for obs delays
-        # rollout records, allocated once: a simulation error on the very first step still leaves them readable
-        self._out = {k: np.zeros((n, self.decimation, size)) for k, size in zip(_RECORD, (m.nq, m.nv, m.nsensordata))}
 
         self.events = EventManager(env.events, self)
         self.commands = CommandManager(env.commands, self)
         self.curriculum = CurriculumManager(env.curriculum, self)
-        probe = self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool))  # shapes only
+        probe = self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool))  # shapes only
         self.obs_manager = ObservationManager(env.observations, "env.observations", probe)
         self.critic_manager = (ObservationManager(env.critic_observations, "env.critic_observations", probe)
                                if env.critic_observations else None)  # fmt: skip
@@ -114,7 +104,7 @@ class LocomotionTask:
         self.termination_manager = TerminationManager(env.terminations, "env.terminations", probe)
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
         self._reset_envs(np.arange(n))
-        self._last_obs = self.observe(self._state(*self._current_rows(), terminated=np.zeros(n, dtype=bool)))
+        self._last_obs = self.observe(self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool)))
 
     @property
     def command(self) -> np.ndarray:
@@ -131,12 +121,6 @@ class LocomotionTask:
 
     # ----------------------------------------------------------------------------------------------
     # state and observations
-
-    def _current_rows(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """qpos, qvel, sensordata, actuator_force of simulations ids (all by default) as they stand now."""
-        rows = slice(None) if ids is None else ids
-        arrays = (self.qpos, self.qvel, self.batch.bind("sensordata"), self.batch.bind("actuator_force"))
-        return tuple(np.array(a[rows]) for a in arrays)
 
     def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray, terminated: np.ndarray,
                rows: np.ndarray | slice = slice(None)) -> State:  # fmt: skip
@@ -179,7 +163,7 @@ class LocomotionTask:
     def reset(self) -> Any:
         """Reset every environment; return the first observation."""
         self._reset_envs(np.arange(self.num_envs))
-        return self.observe(self._state(*self._current_rows(), terminated=np.zeros(self.num_envs, dtype=bool)))
+        return self.observe(self._state(*self.sim.rows(), terminated=np.zeros(self.num_envs, dtype=bool)))
 
     def _reset_envs(self, ids: np.ndarray) -> None:
         """Start new episodes in simulations ids: curriculum, reset events, commands, then interval timers."""
@@ -198,37 +182,10 @@ class LocomotionTask:
         self.reward_manager.reset(ids)
         for sums in self.episode_sums.values():
             sums[ids] = 0.0
-        if self._prev is None:
-            self._prev = self._current_rows()
-        else:
-            for prev, now in zip(self._prev, self._current_rows(ids)):
-                prev[ids] = now
+        self.sim.remember(self.sim.rows(ids), ids)
 
     # ----------------------------------------------------------------------------------------------
     # step
-
-    def _simulate(self, target: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """Run one policy step of physics; return the recorded substeps and which simulations failed."""
-        n, dec = self.num_envs, self.decimation
-        # before substep k, a simulation still delayed by more than k substeps holds the previous target
-        held = np.arange(dec)[None, :] < self.action_delay[:, None]
-        control = np.where(held[:, :, None], self.target[:, None, :], target[:, None, :])
-        warnings_before = self.batch.warning[:, :, 1].sum(axis=1)
-        failed = np.zeros(n, dtype=bool)
-        try:
-            self._out = self.batch.rollout(dec, control=control, control_spec=mujoco.mjtState.mjSTATE_CTRL,
-                                           record=_RECORD, out=self._out)  # fmt: skip
-        except SimulationError as err:
-            failed[err.ids] = True
-        failed |= self.batch.warning[:, :, 1].sum(axis=1) > warnings_before
-        rec = tuple(self._out[k] for k in _RECORD)
-        # a non-finite value stays non-finite to the last substep, and a simulation whose warnings rise
-        # stops stepping: checking the final state is enough
-        rd = self.scene.root_dof
-        failed |= ~(np.isfinite(self.qpos).all(axis=1) & np.isfinite(self.qvel).all(axis=1))
-        with np.errstate(invalid="ignore"):
-            failed |= np.abs(self.qvel[:, rd : rd + 6]).max(axis=1) > self.cfg.sim.max_base_speed
-        return rec, failed
 
     def step(self, action: np.ndarray) -> StepResult:
         """Advance every environment by one policy step."""
@@ -239,10 +196,9 @@ class LocomotionTask:
         self.action_before = self.action
         self.action = np.clip(action, -self.cfg.action_clip, self.cfg.action_clip)
         target = sc.default_joint_pos + sc.robot.action_scale * self.action
-        rec, diverged = self._simulate(target)
+        rec, diverged = self.sim.step(target, self.target, self.action_delay)
         self.target = target
-        # the torque the motors applied during the last substep
-        last = (*(x[:, -1] for x in rec), np.array(self.batch.bind("actuator_force")))
+        last = self.sim.last(rec)
 
         self.episode_step += 1
         s = self._state(*last, terminated=np.zeros(n, dtype=bool))
@@ -263,8 +219,7 @@ class LocomotionTask:
         obs = self.observe(self._observed_state(rec, s), s)
         if diverged.any():  # a diverged simulation's numbers never reach the policy: repeat its last observation
             self._replace_rows(obs, np.flatnonzero(diverged), self._rows(self._last_obs, np.flatnonzero(diverged)))
-        for prev, now in zip(self._prev, last):
-            prev[...] = now
+        self.sim.remember(last)
 
         infos: list[dict] = [{} for _ in range(n)]
         result = StepResult(obs, reward, terminated, truncated, infos=infos)
@@ -281,7 +236,7 @@ class LocomotionTask:
             if self.autoreset:
                 self._reset_envs(ids)
                 fresh = self.observe(
-                    self._state(*self._current_rows(ids), terminated=np.zeros(len(ids), dtype=bool), rows=ids)
+                    self._state(*self.sim.rows(ids), terminated=np.zeros(len(ids), dtype=bool), rows=ids)
                 )
                 self._replace_rows(obs, ids, fresh)
         self._last_obs = obs
@@ -292,15 +247,8 @@ class LocomotionTask:
         previous step's last one)."""
         if not self.obs_delay.any():
             return current
-        n, dec = self.num_envs, self.decimation
-        idx = dec - 1 - self.obs_delay
-        rows = np.arange(n)
-        picked = []
-        for now, prev in zip(rec, self._prev):
-            value = now[rows, np.clip(idx, 0, dec - 1)]
-            value[idx < 0] = prev[idx < 0]
-            picked.append(value)
-        return self._state(*picked, current.torque, terminated=current.terminated)
+        qpos, qvel, sens = self.sim.delayed(rec, self.obs_delay)
+        return self._state(qpos, qvel, sens, current.torque, terminated=current.terminated)
 
     @staticmethod
     def _rows(obs: Any, ids: np.ndarray) -> Any:

@@ -129,7 +129,9 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
     tmp = out.parent / f"{TMP_PREFIX}{out.name}.{os.getpid()}"
     try:
         tmp.mkdir(parents=True)
-        (tmp / INCOMPLETE).write_text("export.py is assembling this bundle; the runtime refuses it until it is renamed\n")
+        (tmp / INCOMPLETE).write_text(
+            "export.py is assembling this bundle; the runtime refuses it until it is renamed\n"
+        )
         q = writer.write_artifacts(tmp, mlp, calibration, (run_dir / "config.yaml").read_text(), manifest)
         writer.seal(tmp, manifest)  # the runtime checks hashes: parity and latency read the bundle
         write_json(tmp / "parity.json", acceptance.parity(tmp, mlp, observations, reference, q))

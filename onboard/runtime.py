@@ -57,9 +57,13 @@ def contract(manifest: dict) -> dict:
         return {
             "observation": {k: manifest["observation"][k] for k in ("size", "terms")},
             "action": {k: manifest["action"][k] for k in ("size", "low", "high")},
-            "robot": {k: robot[k] for k in ("joint_names", "default_joint_pos", "kp", "kd", "torque_limit", "action_scale")},
+            "robot": {
+                k: robot[k] for k in ("joint_names", "default_joint_pos", "kp", "kd", "torque_limit", "action_scale")
+            },
             "timing": manifest["timing"],
-            "policy": {k: manifest["policy"][k] for k in ("layers", "activations", "output", "action_low", "action_high")},
+            "policy": {
+                k: manifest["policy"][k] for k in ("layers", "activations", "output", "action_low", "action_high")
+            },
         }
     except (KeyError, TypeError) as err:
         raise BundleError(f"manifest.json lacks {err} of the contract; export the bundle again") from None
@@ -82,7 +86,9 @@ def _sha256(path: Path) -> str:
 def verify_files(root: Path, manifest: dict) -> None:
     """Refuse a bundle any of whose files is missing or differs from the hash in its manifest."""
     if not isinstance(manifest.get("files"), dict) or "weights.npz" not in manifest["files"]:
-        raise BundleError(f"bundle {root}: manifest.json has no 'files' section listing weights.npz; export the bundle again")
+        raise BundleError(
+            f"bundle {root}: manifest.json has no 'files' section listing weights.npz; export the bundle again"
+        )
     for name, digest in manifest["files"].items():
         path = root / name
         if not path.is_file():
@@ -159,7 +165,9 @@ class BundlePolicy:
         return self.default_joint_pos + self.action_scale * np.asarray(actions, dtype=np.float32)
 
 
-def load_bundle(path: str | Path, joint_names: Sequence[str] | None = None, allow_incomplete: bool = False) -> BundlePolicy:
+def load_bundle(
+    path: str | Path, joint_names: Sequence[str] | None = None, allow_incomplete: bool = False
+) -> BundlePolicy:
     """Load and verify a bundle; `joint_names` (the robot's order) must equal the manifest's if given.
     `allow_incomplete` is for export's own acceptance checks of the bundle it is assembling."""
     root = Path(path)

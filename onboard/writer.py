@@ -54,7 +54,9 @@ def write_weights(mlp: MLP, path: Path, contract_sha256: str) -> None:
     np.savez(path, **arrays)
 
 
-def write_artifacts(folder: Path, mlp: MLP, calibration: np.ndarray, config_yaml: str, manifest: dict[str, Any]) -> codegen.Int8MLP:
+def write_artifacts(
+    folder: Path, mlp: MLP, calibration: np.ndarray, config_yaml: str, manifest: dict[str, Any]
+) -> codegen.Int8MLP:
     """Every artifact of a bundle into `folder` (whose manifest is `manifest`); returns the int8 MLP of the C."""
     onnx.save(onnx_graph.build(mlp, np.float32), str(folder / "policy.onnx"))
     onnx.save(onnx_graph.build(mlp, np.float16), str(folder / "policy.fp16.onnx"))
@@ -116,11 +118,19 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
             "action_scale": sc.robot.action_scale,
             "feet": list(sc.robot.feet),
             "base_body": sc.robot.base_body,
-            "imu": {"site": sc.robot.imu_site, "pos_in_base": sc.imu_in_base["pos"], "quat_in_base": sc.imu_in_base["quat"],
-                    "measures": "base_ang_vel and base_lin_vel, in this frame"},  # fmt: skip
-            "ground": {"kind": task.terrain.cfg.kind, "friction": task.terrain.cfg.friction,
-                       "friction_randomized": (task.cfg.events["physics"].params.get("friction")
-                                               if "physics" in task.cfg.events else None)},  # fmt: skip
+            "imu": {
+                "site": sc.robot.imu_site,
+                "pos_in_base": sc.imu_in_base["pos"],
+                "quat_in_base": sc.imu_in_base["quat"],
+                "measures": "base_ang_vel and base_lin_vel, in this frame",
+            },  # fmt: skip
+            "ground": {
+                "kind": task.terrain.cfg.kind,
+                "friction": task.terrain.cfg.friction,
+                "friction_randomized": (
+                    task.cfg.events["physics"].params.get("friction") if "physics" in task.cfg.events else None
+                ),
+            },  # fmt: skip
             "control": "PD at the physics rate: tau = clip(kp (q_target - q) - kd qdot, -torque_limit, torque_limit)",
         },  # fmt: skip
         "timing": {

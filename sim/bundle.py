@@ -21,7 +21,9 @@ class BundlePolicy:
         self.obs_dim = runtime.obs_dim
         self.policy_dt = float(runtime.manifest["timing"]["policy_dt"])
         self.fn = (
-            runtime if artifact == "numpy" else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim, allow_incomplete)
+            runtime
+            if artifact == "numpy"
+            else load_artifact(bundle, artifact, runtime.obs_dim, runtime.action_dim, allow_incomplete)
         )
         self.source = {
             "kind": "bundle",

@@ -38,7 +38,9 @@ def test_kill_during_export_leaves_nothing_a_loader_accepts(run_dir, tmp_path, s
     from onboard.runtime import BundleError, load_bundle
 
     out = tmp_path / "bundle"
-    proc = start("export.py", f"policy={run_dir}", f"out={out}", "closed_loop_episodes=2", f"hydra.run.dir={tmp_path / 'h'}")
+    proc = start(
+        "export.py", f"policy={run_dir}", f"out={out}", "closed_loop_episodes=2", f"hydra.run.dir={tmp_path / 'h'}"
+    )
     time.sleep(random.Random(seed).uniform(4.0, 20.0))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -75,5 +77,7 @@ def test_file_size_limit_during_export_is_one_line(run_dir, tmp_path):
     out = tmp_path / "bundle"
     proc = start("export.py", f"policy={run_dir}", f"out={out}", f"hydra.run.dir={tmp_path / 'h'}", preexec_fn=limit)
     _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 2 and stderr.strip().startswith(f"error: out: cannot write the bundle beside '{out}': File too large")
+    assert proc.returncode == 2 and stderr.strip().startswith(
+        f"error: out: cannot write the bundle beside '{out}': File too large"
+    )
     assert len(stderr.strip().splitlines()) == 1 and not out.exists() and not list(tmp_path.glob(".export-*"))

@@ -138,15 +138,23 @@ def test_a_second_writer_is_refused_naming_the_holder(finished_run, tmp_path):
     held = DirectoryLock(fresh, "test").acquire()  # another trainer holds this directory
     try:
         answer = start_training(fresh, *FAST, *SMALL_PPO, "total_timesteps=256", "eval_every=0", "checkpoint_every=0")
-        assert answer == f"error: hydra.run.dir: '{fresh}' is in use by process {os.getpid()}; wait for it to end or choose another directory"
+        assert (
+            answer
+            == f"error: hydra.run.dir: '{fresh}' is in use by process {os.getpid()}; wait for it to end or choose another directory"
+        )
         assert [p.name for p in fresh.iterdir()] == [".lock"], "the refused writer wrote nothing"
         before = snapshot(finished_run)
         other = DirectoryLock(finished_run, "test").acquire()
         try:
-            assert "resume: " in start_training(finished_run, f"resume={finished_run}") and "is in use by process" in start_training(finished_run, f"resume={finished_run}")
+            assert "resume: " in start_training(
+                finished_run, f"resume={finished_run}"
+            ) and "is in use by process" in start_training(finished_run, f"resume={finished_run}")
         finally:
             other.release()
         assert snapshot(finished_run) == before
     finally:
         held.release()
-    assert start_training(fresh, *FAST, *SMALL_PPO, "total_timesteps=256", "eval_every=0", "checkpoint_every=0") == "started"
+    assert (
+        start_training(fresh, *FAST, *SMALL_PPO, "total_timesteps=256", "eval_every=0", "checkpoint_every=0")
+        == "started"
+    )

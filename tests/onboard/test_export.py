@@ -344,7 +344,9 @@ def test_a_full_disk_during_export_leaves_nothing_and_says_so(exported, tmp_path
     out = tmp_path / "b"
     with pytest.raises(ValueError) as err:
         export(export_config(f"policy={run_dir}"), out)
-    assert str(err.value).startswith(f"out: cannot write the bundle beside '{out}': File too large") and "\n" not in str(err.value)
+    assert str(err.value).startswith(
+        f"out: cannot write the bundle beside '{out}': File too large"
+    ) and "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == [], "no bundle and no temporary folder"
     assert TMP_PREFIX.startswith(".")
 
@@ -403,6 +405,6 @@ def test_an_integrator_rebuilds_the_observation_from_the_manifest_alone(exported
     # the gyro is read one physics step before the joints, as the manifest says: the free joint's angular
     # velocity (body frame) at the start of the last physics step
     rd = task.scene.root_dof
-    earlier = task._out["qvel"][0, -2, rd + 3 : rd + 6]
+    earlier = task.sim.out["qvel"][0, -2, rd + 3 : rd + 6]
     np.testing.assert_allclose(obs[:3], earlier * m["observation"]["terms"][0]["scale"], atol=1e-5)
     assert np.abs(omega[:3] - earlier).max() > 1e-3, "the lag is real: the current rate differs"
