@@ -32,16 +32,17 @@ def episode_return(reward: np.ndarray, alive: np.ndarray) -> float:
     return float((reward * alive).sum(axis=0).mean())
 
 
-def cost_of_transport(torque: np.ndarray, joint_vel: np.ndarray, distance: np.ndarray, mass: float, dt: float,
-                      alive: np.ndarray, min_distance: float = 0.5) -> float:  # fmt: skip
-    """Mechanical energy / (m g distance), per episode, averaged over episodes that moved at least
-    min_distance (m); NaN when none did (standing still has no cost of transport)."""
+def cost_of_transport(torque: np.ndarray, joint_vel: np.ndarray, distance: np.ndarray, mass: float | np.ndarray,
+                      dt: float, alive: np.ndarray, min_distance: float = 0.5) -> float:  # fmt: skip
+    """Mechanical energy / (m g distance), per episode (mass: one value or each episode's own), averaged over
+    episodes that moved at least min_distance (m); NaN when none did (standing still has no cost of transport)."""
     power = np.abs(torque * joint_vel).sum(axis=2) * alive
     energy = power.sum(axis=0) * dt
     moved = distance >= min_distance
     if not moved.any():
         return float("nan")
-    return float(np.mean(energy[moved] / (mass * GRAVITY * distance[moved])))
+    mass = np.broadcast_to(np.asarray(mass, dtype=np.float64), distance.shape)
+    return float(np.mean(energy[moved] / (mass[moved] * GRAVITY * distance[moved])))
 
 
 def torque_saturation(torque: np.ndarray, limit: np.ndarray, alive: np.ndarray, ratio: float = 0.99) -> float:
