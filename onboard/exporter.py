@@ -161,8 +161,8 @@ def export(cfg: ExportConfig, out: Path) -> dict[str, Any]:
 
 
 def remove_stale_temporaries(out: Path) -> None:
-    """Remove bundles-in-assembly beside `out` whose export process is gone (killed, say): nothing loads them."""
-    for stale in out.parent.glob(f"{TMP_PREFIX}{out.name}.*"):
+    """Remove bundles-in-assembly beside `out` (for any out= name) whose export process is gone (killed, say)."""
+    for stale in out.parent.glob(f"{TMP_PREFIX}*.*"):
         pid = stale.name.rsplit(".", 1)[-1]
         if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)

@@ -22,6 +22,10 @@ def check(vcfg: ValidateConfig) -> None:
         )
     if vcfg.episodes < 1 or vcfg.episode_s <= 0 or vcfg.warmup_s < 0 or vcfg.extra_action_delay_ms < 0:
         raise ValueError("episodes >= 1, episode_s > 0, warmup_s >= 0 and extra_action_delay_ms >= 0 are required")
+    if vcfg.video and vcfg.video_s <= 0:
+        raise ValueError(f"video_s: must be > 0 with video=true, got {vcfg.video_s}")
+    if vcfg.nthread < 0:
+        raise ValueError(f"nthread: must be >= 0 (0: all cores), got {vcfg.nthread}")
     for name, command in vcfg.commands.items():
         if len(command) != 3:
             raise ValueError(f"commands.{name}: give [vx, vy, yaw_rate], got {list(command)}")

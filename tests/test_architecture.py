@@ -72,3 +72,16 @@ def test_every_artifact_implements_exactly_the_activations_training_offers():
     assert set(TRAINING) == names and set(extract.ACTIVATION_NAMES.values()) == names
     for table in (runtime.ACTIVATIONS, onnx_graph.ACTIVATIONS, codegen._C_ACT):
         assert set(table) == names | {"identity"}
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "out", "hydra.sweep.dir"])
+def test_an_output_directory_named_by_a_file_is_refused_before_hydra_runs(tmp_path, capsys, key):
+    from common.cli import refuse_file_outputs
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(SystemExit) as exit_:
+        refuse_file_outputs(["seed=1", f"{key}={a_file}"])
+    assert exit_.value.code == 2 and a_file.read_text() == "keep me"
+    assert capsys.readouterr().err == f"error: {key}: '{a_file}' is a file; give a directory\n"
+    refuse_file_outputs([f"{key}={tmp_path}", f"{key}={tmp_path / 'new'}"])  # directories and new paths pass

@@ -186,6 +186,8 @@ def export_config(*overrides: str):
     (["parity_samples=100"], "parity_samples and latency_calls: at least 10000 each"),
     (["closed_loop_episodes=0"], "closed_loop_episodes: must be >= 1, got 0"),
     (["device.budget_share=0"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
+    (["device.control_rate_hz=0"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
+    (["device.slowdown=-1"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
 ])  # fmt: skip
 def test_export_bad_input(exported, tmp_path, args, expected):
     from onboard.exporter import export
@@ -365,7 +367,7 @@ def test_temporaries_of_dead_exports_are_removed_and_never_loaded(exported, tmp_
     shutil.copytree(stale, live)
     with pytest.raises(BundleError, match="incomplete"):
         load_bundle(stale)
-    remove_stale_temporaries(tmp_path / "b")
+    remove_stale_temporaries(tmp_path / "another_name")
     assert not stale.exists() and live.exists(), "a running export's folder is left alone"
 
 

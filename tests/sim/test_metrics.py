@@ -41,7 +41,9 @@ def test_cost_of_transport():
     assert math.isnan(M.cost_of_transport(torque, joint_vel, np.array([0.1]), 10.0, 0.1, alive))
     # each episode's own mass (a payload scenario), only over the episodes that moved
     three = (np.repeat(torque, 3, axis=1), np.repeat(joint_vel, 3, axis=1), np.ones((10, 3), dtype=bool))
-    cot = M.cost_of_transport(three[0], three[1], np.array([2.0, 0.1, 4.0]), np.array([10.0, 99.0, 12.0]), 0.1, three[2])
+    cot = M.cost_of_transport(
+        three[0], three[1], np.array([2.0, 0.1, 4.0]), np.array([10.0, 99.0, 12.0]), 0.1, three[2]
+    )
     assert cot == pytest.approx((12.0 / (10 * 9.81 * 2) + 12.0 / (12 * 9.81 * 4)) / 2)
 
 

@@ -133,6 +133,8 @@ def test_gym_benchmark_policy(tmp_path):
     (["gates=['fall_rate<=abc']"], "gates: 'abc' in 'fall_rate<=abc' is not a number"),
     (["gates=['speed<=1']"], "gates: unknown metric 'speed'"),
     (["episodes=0"], "episodes >= 1, episode_s > 0"),
+    (["video_s=0"], "video_s: must be > 0 with video=true, got 0.0"),
+    (["nthread=-1"], "nthread: must be >= 0 (0: all cores), got -1"),
 ])  # fmt: skip
 def test_bad_input_one_line_and_nothing_written(quad_run, tmp_path, args, expected):
     policy = [] if any(a.startswith("policy=") for a in args) else [f"policy={quad_run}"]
