@@ -160,8 +160,8 @@ def train(
     else:
         try:
             model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
-        except (ValueError, TypeError) as err:  # e.g. torch's "Invalid learning rate: -1"
-            raise ConfigError(f"algo.hyperparams: {str(err).splitlines()[0]}") from None
+        except (ValueError, TypeError, AssertionError) as err:  # torch's "Invalid learning rate: -1", SB3's asserts
+            raise ConfigError(f"algo.hyperparams: {(str(err) or type(err).__name__).splitlines()[0]}") from None
     evaluation = None
     if cfg.eval_every > 0:
         n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.num_envs)

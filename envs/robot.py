@@ -107,7 +107,11 @@ def _add_contact_sensor(spec: mujoco.MjSpec, name: str, objtype: mujoco.mjtObj, 
 def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
     """Compile robot + ground + sensors + PD actuators into one model; fail early on any misnamed part."""
     path = resolve_mjcf(robot.mjcf)
-    spec = mujoco.MjSpec.from_file(str(path))
+    try:
+        spec = mujoco.MjSpec.from_file(str(path))
+    except Exception as err:  # MuJoCo's parser message runs over several lines: keep the first
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"robot.mjcf: '{path}' is not a MuJoCo model file ({first})") from None
     joints = [j.name for j in spec.joints if j.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE)]
     if not robot.joints:
         raise ValueError(f"robot.joints: empty; the actuated joints of {path.name} are: {', '.join(joints)}")
@@ -121,8 +125,9 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         raise ValueError(
             f"robot.base_body: '{robot.base_body}' has no free joint in {path.name}; a floating base is needed"
         )
-    if robot.action_scale <= 0 or robot.spawn_height <= 0:
-        raise ValueError("robot.action_scale and robot.spawn_height: must be > 0")
+    if robot.action_scale <= 0 or robot.spawn_height <= 0 or robot.nominal_height <= 0 or robot.min_base_height < 0:
+        raise ValueError("robot.action_scale, robot.spawn_height and robot.nominal_height: must be > 0; "
+                         "robot.min_base_height: must be >= 0")  # fmt: skip
 
     kp = match_joints(robot.kp, robot.joints, "kp")
     kd = match_joints(robot.kd, robot.joints, "kd")

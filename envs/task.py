@@ -54,6 +54,14 @@ def _validate(env: EnvConfig) -> None:
         raise ValueError(f"env.obs_noise_scale: must be >= 0, got {env.obs_noise_scale}")
     if "reset_pose" not in env.events:
         raise ValueError(f"env.events: 'reset_pose' is required (it starts every episode); given: {list(env.events)}")
+    if sim.nthread < 0 or sim.max_base_speed <= 0 or (sim.impratio is not None and sim.impratio <= 0):
+        raise ValueError("env.sim: nthread >= 0 (0: all cores), max_base_speed > 0 and impratio > 0 are required")
+    if sim.contact_solref is not None and (len(sim.contact_solref) != 2 or sim.contact_solref[0] <= 0):
+        raise ValueError(f"env.sim.contact_solref: give [timeconst > 0, dampratio], got {list(sim.contact_solref)}")
+    for group in ("observations", "critic_observations"):
+        for name, term in getattr(env, group).items():
+            if term.noise < 0 or (term.clip is not None and term.clip <= 0):
+                raise ValueError(f"env.{group}.{name}: noise >= 0 and clip > 0 (or null) are required")
 
 
 class LocomotionTask:

@@ -58,9 +58,13 @@ class Terrain:
     def __init__(self, cfg: TerrainConfig, seed: int = 0) -> None:
         if cfg.kind not in KINDS:
             raise ValueError(f"terrain.kind: unknown kind '{cfg.kind}'; accepted: {', '.join(KINDS)}")
-        for name in ("tile_size", "horizontal_scale"):
+        for name in ("tile_size", "horizontal_scale", "step_width", "friction"):
             if getattr(cfg, name) <= 0:
                 raise ValueError(f"terrain.{name}: must be > 0, got {getattr(cfg, name)}")
+        for name in ("rough_height", "slope", "step_height"):
+            value = getattr(cfg, name)
+            if len(value) != 2 or min(value) < 0:
+                raise ValueError(f"terrain.{name}: give [easiest, hardest], both >= 0, got {list(value)}")
         if cfg.n_levels < 1 or cfg.n_cols < 1:
             raise ValueError("terrain.n_levels and terrain.n_cols: must be >= 1")
         if not 0 <= cfg.start_level < cfg.n_levels:

@@ -81,3 +81,20 @@ def test_file_size_limit_during_export_is_one_line(run_dir, tmp_path):
         f"error: out: cannot write the bundle beside '{out}': File too large"
     )
     assert len(stderr.strip().splitlines()) == 1 and not out.exists() and not list(tmp_path.glob(".export-*"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kill_during_validation_leaves_no_report_or_a_whole_one(run_dir, tmp_path, seed):
+    out = tmp_path / "report"
+    proc = start(
+        "validate.py", f"policy={run_dir}", "suite=full", "episodes=6", "episode_s=2.0", f"hydra.run.dir={out}"
+    )
+    time.sleep(random.Random(seed).uniform(3.0, 15.0))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if (out / "report.json").is_file():  # written last: when it is there, the report is whole
+        report = json.loads((out / "report.json").read_text())
+        assert len(report["scenarios"]) == 16 and (out / "report.html").is_file()
+    again = run_script("validate.py", f"policy={run_dir}", "episodes=2", "episode_s=0.5", "video=false",
+                       "suite.scenarios.nominal.gates=[]", f"hydra.run.dir={out}")  # fmt: skip
+    assert again.returncode == 0 and json.loads((out / "report.json").read_text())["suite"] == "nominal", again.stderr

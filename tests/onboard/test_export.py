@@ -186,6 +186,7 @@ def export_config(*overrides: str):
     (["parity_samples=100"], "parity_samples and latency_calls: at least 10000 each"),
     (["closed_loop_episodes=0"], "closed_loop_episodes: must be >= 1, got 0"),
     (["device.budget_share=0"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
+    ([f"policy={Path(__file__).resolve()}"], "is not a run directory (needs run.json and config.yaml from train.py)"),
     (["device.control_rate_hz=0"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
     (["device.slowdown=-1"], "device: control_rate_hz > 0, 0 < budget_share <= 1 and slowdown > 0 are required"),
 ])  # fmt: skip
@@ -270,6 +271,7 @@ def _rehash(copy: Path, manifest: dict) -> None:
     ("gains_edited", "manifest.json's contract (observation, joints, gains, timing, network) differs"),
     ("contract_field_missing", "manifest.json lacks 'timing' of the contract"),
     ("incomplete", "incomplete (an export was interrupted or is still running)"),
+    ("a_file", "manifest.json unreadable (NotADirectoryError)"),
 ])  # fmt: skip
 def test_runtime_refuses_a_broken_bundle_in_one_line(exported, tmp_path, fault, expected):
     import pickle
@@ -299,6 +301,8 @@ def test_runtime_refuses_a_broken_bundle_in_one_line(exported, tmp_path, fault, 
         (copy / "manifest.json").write_text(json.dumps(manifest))
     elif fault == "incomplete":
         (copy / "INCOMPLETE").write_text("")
+    elif fault == "a_file":
+        copy = copy / "policy.c"
     with pytest.raises(BundleError) as err:
         load_bundle(copy)
     assert expected in str(err.value) and "\n" not in str(err.value)
