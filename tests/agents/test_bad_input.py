@@ -80,8 +80,9 @@ def finished_run(tmp_path_factory) -> Path:
     (["algo.hyperparams.n_steps=0"], "error: algo.hyperparams: `n_steps * n_envs` must be greater than 1"),
     (["algo.policy_kwargs.activation_fn=gelu"], "error: algo.policy_kwargs.activation_fn: unknown 'gelu'; accepted: tanh, relu, elu, leaky_relu, silu"),
 ])  # fmt: skip
-def test_bad_config_gives_one_clear_line(tmp_path, args, expected):
+def test_bad_config_gives_one_clear_line(finished_run, tmp_path, args, expected):
     run_dir = tmp_path / "run"
+    before = snapshot(finished_run)
     answer = start_training(
         run_dir, *args, "total_timesteps=64" if not any("total_timesteps" in a for a in args) else "eval_every=0"
     )
@@ -89,6 +90,7 @@ def test_bad_config_gives_one_clear_line(tmp_path, args, expected):
     if answer.startswith("error:"):
         assert "\n" not in answer
     assert not run_dir.exists(), "a failed start writes nothing"
+    assert snapshot(finished_run) == before, "the good run beside it is untouched"
 
 
 def test_resume_of_a_dir_that_is_not_a_run(tmp_path):

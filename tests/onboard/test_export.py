@@ -193,9 +193,13 @@ def export_config(*overrides: str):
 def test_export_bad_input(exported, tmp_path, args, expected):
     from onboard.exporter import export
 
-    run_dir, _, _ = exported
+    from tests.agents.test_bad_input import snapshot
+
+    run_dir, bundle, _ = exported
+    before = snapshot(run_dir), snapshot(bundle)
     with pytest.raises(ValueError) as err:
         export(export_config(f"policy={run_dir}", *args), tmp_path / "b")
+    assert (snapshot(run_dir), snapshot(bundle)) == before, "the good run and bundle are untouched"
     assert expected in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "b").exists() and not list(tmp_path.iterdir())
     from hydra.errors import MissingConfigException

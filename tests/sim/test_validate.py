@@ -141,12 +141,15 @@ def test_gym_benchmark_policy(tmp_path):
     (["gates=['nominal.fall_rate<=nan']"], "gates: 'nominal.fall_rate<=nan' compares with NaN; give a number"),
 ])  # fmt: skip
 def test_bad_input_one_line_and_nothing_written(quad_run, tmp_path, args, expected):
+    from tests.agents.test_bad_input import snapshot
+
     policy = [] if any(a.startswith("policy=") for a in args) else [f"policy={quad_run}"]
     out = tmp_path / "out"
+    before = snapshot(quad_run)
     with pytest.raises(ValueError) as err:
         evaluate(vconfig(*policy, *FAST, *args), out)
     assert expected in str(err.value) and "\n" not in str(err.value)
-    assert not out.exists()
+    assert not out.exists() and snapshot(quad_run) == before
 
 
 def test_observation_size_mismatch(quad_run):
