@@ -192,7 +192,6 @@ def export_config(*overrides: str):
 ])  # fmt: skip
 def test_export_bad_input(exported, tmp_path, args, expected):
     from onboard.exporter import export
-
     from tests.agents.test_bad_input import snapshot
 
     run_dir, bundle, _ = exported
