@@ -10,8 +10,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from agents.config import register
-from common.cli import run
-from common.io import keep_file_size_errors, no_room
+from common.cli import error_line, run
+from common.io import keep_file_size_errors
 from configs import ROOT as CONFIGS
 from envs.presets import register as register_task
 
@@ -34,9 +34,7 @@ def _main(cfg: DictConfig) -> None:
     try:
         run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
     except (ValueError, FileNotFoundError, CheckpointError, OSError) as err:
-        message = (
-            no_room(err, run_dir) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
-        )
+        message = error_line(err, run_dir)
         if message is None:
             raise
         if run_dir.is_dir() and not any(run_dir.iterdir()):

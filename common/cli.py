@@ -19,6 +19,15 @@ def refuse_file_outputs(argv: list[str]) -> None:
             sys.exit(2)
 
 
+def error_line(err: Exception, where: Path) -> str | None:
+    """The one line a root script prints for an error it expects (bad input, no room to write), else None."""
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
+        from common.io import no_room
+
+        return no_room(err, where)
+    return str(err)
+
+
 def run(hydra_main: Callable[[], None], one_is_an_answer: Callable[[], bool] = lambda: False) -> None:
     """Call a @hydra.main function; Hydra's exit 1 (a config it could not compose) becomes 2, unless the job
     itself answered 1 (a failed gate, a rejected artifact)."""

@@ -30,12 +30,13 @@ def register() -> None:
     ConfigStore.instance().store(name="task_schema", node=TaskConfig)
 
 
-def typed(value: Any, schema: type[T], where: str) -> T:
-    """A dataclass from a mapping merged over the schema's defaults; a wrong key or type fails in one line."""
+def typed(value: Any, schema: type[T], where: str, base: Any = None) -> T:
+    """A dataclass from a mapping merged over `base` (a dataclass; the schema's defaults if None); a wrong key or
+    type fails in one line."""
     if isinstance(value, schema):
         return copy.deepcopy(value)
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), value)
+        merged = OmegaConf.merge(OmegaConf.structured(schema if base is None else base), value)
         return OmegaConf.to_object(merged)
     except Exception as err:  # omegaconf's messages run over several lines: keep the first
         raise ValueError(f"{where}: {str(err).splitlines()[0]}") from None
@@ -86,7 +87,7 @@ def _section(group: str, value: Any, current: Any) -> Any:
     if isinstance(value, str):
         return load(group, value)
     if isinstance(value, Mapping) or OmegaConf.is_dict(value):
-        return typed(OmegaConf.merge(OmegaConf.structured(current), value), schema, group)
+        return typed(value, schema, group, base=current)
     raise ValueError(
         f"{group}: give a preset name, a YAML file, a dict or a {schema.__name__}, got {type(value).__name__}"
     )
@@ -133,7 +134,7 @@ def task_config(source: Any = None, **overrides: Any) -> TaskConfig:
         if group in overrides:
             setattr(cfg, group, _section(group, overrides.pop(group), getattr(cfg, group)))
     if overrides:  # EnvConfig fields; a partial dict (sim={"decimation": 10}) keeps the other fields
-        cfg.env = typed(OmegaConf.merge(OmegaConf.structured(cfg.env), overrides), EnvConfig, "env")
+        cfg.env = typed(overrides, EnvConfig, "env", base=cfg.env)
     return cfg
 
 

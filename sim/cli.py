@@ -16,8 +16,8 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from common.cli import run  # noqa: E402
-from common.io import keep_file_size_errors, no_room  # noqa: E402
+from common.cli import error_line, run  # noqa: E402
+from common.io import keep_file_size_errors  # noqa: E402
 from configs import ROOT as CONFIGS  # noqa: E402
 from onboard.runtime import BundleError  # noqa: E402
 from sim.config import register  # noqa: E402
@@ -36,7 +36,7 @@ def _main(cfg: DictConfig) -> None:
     try:
         code = validate(cfg, out)
     except (ValueError, FileNotFoundError, BundleError, OSError) as err:
-        message = no_room(err, out) if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) else str(err)
+        message = error_line(err, out)
         if message is None:
             raise
         if out.is_dir() and not any(out.iterdir()):

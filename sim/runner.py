@@ -10,7 +10,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from envs import presets, task_config
-from envs.config import EventTermConfig, TaskConfig
+from envs.config import EventTermConfig, SimConfig, TaskConfig, TerrainConfig
 from envs.task import LocomotionTask
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
@@ -23,31 +23,20 @@ LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse",
 GYM_METRICS = ["return_mean", "return_std", "episode_length"]
 
 
-def _merge(base: Any, changes: dict, where: str) -> Any:
-    """A dataclass with some fields changed, through its schema (a wrong field fails with its name)."""
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(base), OmegaConf.create(dict(changes)))
-    except Exception as err:  # omegaconf's errors are several lines: keep the first
-        raise ValueError(f"{where}: {str(err).splitlines()[0]}") from None
-    return OmegaConf.to_object(merged)
-
-
 def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: ValidateConfig) -> TaskConfig:
     """The task config of one scenario: the policy's training setup, nominal physics (the `none` randomization
     preset, no curriculum), the command sweep, then the scenario's changes."""
     cfg = task_config(train_cfg)
     env = cfg.env
-    env.sim = _merge(
-        env.sim, {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}, "scenario.sim"
-    )
+    changes = {**scenario.sim, "episode_length_s": vcfg.episode_s, "nthread": vcfg.nthread}
+    env.sim = presets.typed(changes, SimConfig, "scenario.sim", base=env.sim)
     if "velocity" not in env.commands:
         raise ValueError(f"policy: its task has no velocity command to sweep; commands: {list(env.commands)}")
     env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in vcfg.commands.values()]
     env.events, noise = presets.randomization("none")
     for name, change in scenario.events.items():
         base = env.events.get(name, EventTermConfig())
-        env.events[name] = presets.typed(OmegaConf.merge(OmegaConf.structured(base), change), EventTermConfig,
-                                         f"scenario.events.{name}")  # fmt: skip
+        env.events[name] = presets.typed(change, EventTermConfig, f"scenario.events.{name}", base=base)
     env.obs_noise_scale = noise if scenario.obs_noise_scale is None else scenario.obs_noise_scale
     if vcfg.extra_action_delay_ms > 0:  # e.g. a device's inference latency on top of the scenario's own delay
         delay = env.events.setdefault("action_delay", EventTermConfig())
@@ -58,7 +47,7 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
             min(high + vcfg.extra_action_delay_ms, cap),
         ]
     env.curriculum = {}
-    terrain = _merge(cfg.terrain, dict(scenario.terrain), "scenario.terrain")
+    terrain = presets.typed(dict(scenario.terrain), TerrainConfig, "scenario.terrain", base=cfg.terrain)
     return TaskConfig(env=env, robot=cfg.robot, terrain=terrain)
 
 

@@ -101,6 +101,10 @@ def test_task_config_from_every_source_is_the_same(tmp_path):
         task_config(robot="spot")
     with pytest.raises(ValueError, match=r"task config: unknown override\(s\) \['robott'\]; accepted: env, robot"):
         task_config(robott="quadruped")
+    with pytest.raises(ValueError, match="^env: Key 'decimatoin' not in 'SimConfig'$"):
+        task_config(sim={"decimatoin": 3})  # a misspelt field inside a dict override: one line too
+    with pytest.raises(ValueError, match="^robot: Key 'kpp' not in 'RobotConfig'$"):
+        task_config(robot={"kpp": {".*": 1.0}})
 
 
 def test_rendering_picks_a_headless_backend_by_itself():
