@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from sb3_contrib import TQC
-from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3 import SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from agents.config import AlgoConfig
+from agents.ppo import PPO
 from agents.policies import AsymmetricActorCriticPolicy
 from common.activations import TORCH_CLASSES
 
@@ -26,11 +27,20 @@ NOISES = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckAc
 _RESERVED = {"policy", "env", "seed", "device", "tensorboard_log", "verbose", "policy_kwargs", "action_noise"}
 
 
+def hyperparameters(cls: type[BaseAlgorithm]) -> set[str]:
+    """Constructor arguments of an algorithm class and of the SB3 classes it extends, less those the trainer sets."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if issubclass(klass, BaseAlgorithm) and "__init__" in klass.__dict__:
+            names |= set(inspect.signature(klass.__init__).parameters)
+    return names - {"self", "args", "kwargs"} - _RESERVED
+
+
 def validate(cfg: AlgoConfig) -> None:
     """Fail at start-up on an unknown algorithm, hyperparameter, activation or noise type."""
     if cfg.name not in ALGOS:
         raise ValueError(f"algo.name: unknown algorithm '{cfg.name}'; accepted: {', '.join(ALGOS)}")
-    accepted = set(inspect.signature(ALGOS[cfg.name].__init__).parameters) - {"self"} - _RESERVED
+    accepted = hyperparameters(ALGOS[cfg.name])
     for key in cfg.hyperparams:
         if key not in accepted:
             raise ValueError(

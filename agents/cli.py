@@ -41,6 +41,11 @@ def _main(cfg: DictConfig) -> None:
             run_dir.rmdir()  # made by Hydra for this call only
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    if "walk_check" in run:
+        from envs.tracking import TrackingResult
+
+        fields = {k: v for k, v in run["walk_check"].items() if k != "walks"}
+        print(f"walking check: {TrackingResult(**fields).line()}")
     print(
         f"run dir: {run_dir if not cfg.resume else cfg.resume}  steps: {run['steps_done']}  "
         f"steps/s: {run['steps_per_second']:.0f}  params: {run['params_hash'][:12]}"

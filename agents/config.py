@@ -65,6 +65,8 @@ class TrainConfig:
     """Off-policy algos: put the replay buffer into checkpoints, so a resume keeps it."""
     vec_env: str = "dummy"
     """Gymnasium envs only: dummy or subproc."""
+    walk_check_episodes: int = 0
+    """Velocity-command tasks: 10-s episodes of the final walking check (tracking RMSE, falls); 0 skips it."""
     progress: bool = True
     """Show a progress bar with steps/s and ETA."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def validate(cfg: DictConfig) -> None:
     for key in ("total_timesteps", "num_envs", "eval_episodes"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key}: must be > 0, got {cfg[key]}")
-    for key in ("checkpoint_every", "eval_every", "keep_checkpoints", "eval_envs", "torch_threads"):
+    for key in ("checkpoint_every", "eval_every", "keep_checkpoints", "eval_envs", "torch_threads", "walk_check_episodes"):
         if cfg[key] < 0:
             raise ConfigError(f"{key}: must be >= 0, got {cfg[key]}")
     if cfg.device not in DEVICES:
@@ -96,6 +97,22 @@ def _normalize(cfg: DictConfig, venv: VecEnv, training: bool) -> VecEnv:
     if not training:
         kwargs["norm_reward"] = False
     return VecNormalize(venv, training=training, **kwargs)
+
+
+def walk_check_applies(cfg: DictConfig) -> bool:
+    """The final walking check runs for LocoForge tasks with a velocity command, unless walk_check_episodes=0."""
+    return cfg.walk_check_episodes > 0 and cfg.env.kind == "locoforge" and "velocity" in cfg.env.commands
+
+
+def walk_check(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Velocity tracking and fall-free share of the saved policy over 10-s episodes (envs.tracking), as in
+    bench/quadruped_walk.py: the figures train.py prints at its end."""
+    from agents.policy import SB3Policy
+    from envs import task_config
+    from envs.tracking import track_velocity
+
+    result = track_velocity(SB3Policy(run_dir), task_config(cfg), episodes=cfg.walk_check_episodes)
+    return {**asdict(result), "walks": result.walks}
 
 
 def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: dict[str, str]) -> DictConfig:
@@ -249,6 +266,8 @@ def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: Ev
     if vecnorm is not None:
         vecnorm.save(str(run_dir / ".vecnormalize.tmp.pkl"))
         (run_dir / ".vecnormalize.tmp.pkl").replace(run_dir / "vecnormalize.pkl")
+    if walk_check_applies(cfg):
+        run["walk_check"] = walk_check(cfg, run_dir)
     done = int(model.num_timesteps)
     physics_resets = sum(cb.resets for cb in callbacks if isinstance(cb, EnvStatsCallback))
     run.update({

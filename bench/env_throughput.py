@@ -1,11 +1,12 @@
-"""Batched quadruped env vs raw mujoco.batch, and PPO on it vs plain SB3 PPO on Ant-v5, in one run.
+"""The batched quadruped env against raw physics and against the fastest pip-installable peer, in one run.
 
     python bench/env_throughput.py [num_envs] [seconds]      (default: 256 envs, 10 s per measurement)
 
 1. env steps/s × decimation ÷ raw `mujoco.batch` physics steps/s: same compiled model, decimation and
-   threads, the same distribution of actions. Target ≥ 0.85.
-2. PPO end-to-end steps/s on the quadruped (train.py's setup) ÷ plain SB3 PPO on Ant-v5 with the same
-   hyperparameters and its best VecEnv (DummyVecEnv or SubprocVecEnv, several sizes). Target ≥ 3.
+   threads, the same distribution of actions. Target ≥ 0.9.
+2. env policy steps/s ÷ EnvPool's `Go1JoystickFlatTerrain-v1` (MuJoCo Playground's task in C++): same
+   number of envs and threads, 50 Hz policies. Target ≥ 2.0. Measurements alternate; medians compared.
+Training-side comparisons (plain SB3, rsl_rl) are in bench/train_peers.py.
 """
 
 import os
@@ -63,56 +64,41 @@ def env_vs_raw(num_envs: int, seconds: float) -> float:
         f"threads {task.batch.nthread}, decimation {task.decimation}, {num_envs} envs: env {env_rate:,.0f} policy steps/s "
         f"({env_rate * task.decimation:,.0f} physics steps/s), raw mujoco.batch {physics_rate:,.0f} physics steps/s"
     )
-    print(f"env / raw physics = {ratio:.3f}  (target >= 0.85)")
+    print(f"env / raw physics = {ratio:.3f}  (target >= 0.9)")
     return ratio
 
 
-def ppo_rate(make_env, steps: int) -> float:
-    from gymnasium import spaces
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    from agents import algos
-    from agents.config import register
-    from agents.policies import AsymmetricActorCriticPolicy
-
-    register()
-    with initialize_config_dir(str(Path(__file__).resolve().parent.parent / "configs"), version_base="1.3"):
-        cfg = compose("train")
-    env = VecNormalize(make_env(), gamma=cfg.algo.hyperparams.gamma)
-    hyper = OmegaConf.to_container(cfg.algo.hyperparams)
-    # keep the same samples per update whatever the number of envs
-    hyper["n_steps"] = max(1, hyper["n_steps"] * cfg.num_envs // env.num_envs)
-    policy = AsymmetricActorCriticPolicy if isinstance(env.observation_space, spaces.Dict) else "MlpPolicy"
-    model = PPO(
-        policy, env, seed=0, verbose=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)), **hyper
-    )
-    model.learn(hyper["n_steps"] * env.num_envs)  # warm-up
-    t0 = time.perf_counter()
-    model.learn(steps, reset_num_timesteps=False)
-    rate = (model.num_timesteps - hyper["n_steps"] * env.num_envs) / (time.perf_counter() - t0)
-    env.close()
-    return rate
-
-
-def ppo_vs_ant(num_envs: int, steps: int) -> float:
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
-
+def env_vs_envpool(num_envs: int, seconds: float) -> float | None:
+    """Policy steps/s of the quadruped env ÷ EnvPool's C++ port of MuJoCo Playground's Go1 joystick task (the
+    fastest CPU locomotion env a user can pip-install): same envs, same threads, random actions, 50 Hz policy.
+    Playground's Go1 steps its physics at 4 ms (5 substeps), ours at 5 ms (4 substeps): each side as shipped."""
+    try:
+        import envpool
+    except ImportError:
+        print("env / EnvPool Go1: skipped (pip install envpool)")
+        return None
     import envs
 
-    quad = ppo_rate(lambda: envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=num_envs, seed=0), steps)
-    print(f"PPO quadruped (batched, {num_envs} envs): {quad:,.0f} steps/s")
-    best, best_name = 0.0, ""
-    for cls, n in ((DummyVecEnv, 1), (DummyVecEnv, 8), (SubprocVecEnv, 2), (SubprocVecEnv, os.cpu_count() or 2)):
-        rate = ppo_rate(lambda cls=cls, n=n: make_vec_env("Ant-v5", n_envs=n, seed=0, vec_env_cls=cls), steps // 4)
-        print(f"PPO Ant-v5 ({cls.__name__}, {n} envs): {rate:,.0f} steps/s")
-        if rate > best:
-            best, best_name = rate, f"{cls.__name__}x{n}"
-    ratio = quad / best
-    print(f"PPO quadruped / PPO Ant-v5 best ({best_name}) = {ratio:.2f}  (target >= 3)")
+    nthread = os.cpu_count() or 1
+    venv = envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=num_envs, seed=0, nthread=nthread)
+    pool = envpool.make("Go1JoystickFlatTerrain-v1", env_type="gymnasium", num_envs=num_envs, batch_size=num_envs,
+                        num_threads=nthread, seed=0)  # fmt: skip
+    venv.reset()
+    pool.reset()
+    rng = np.random.default_rng(0)
+
+    def actions() -> np.ndarray:
+        return np.clip(rng.normal(0, 0.3, (num_envs, 12)), -1, 1)
+
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(timed(lambda: venv.step(actions()), seconds / 3) * num_envs)
+        theirs.append(timed(lambda: pool.step(actions()), seconds / 3) * num_envs)
+    ratio = float(np.median(ours) / np.median(theirs))
+    print(f"{num_envs} envs, {nthread} threads: LocoForge quadruped {np.median(ours):,.0f} policy steps/s, "
+          f"EnvPool Go1JoystickFlatTerrain-v1 {np.median(theirs):,.0f}")  # fmt: skip
+    print(f"env / EnvPool Playground Go1 = {ratio:.2f}  (target >= 2.0)")
+    pool.close()
     return ratio
 
 
@@ -120,4 +106,4 @@ if __name__ == "__main__":
     num_envs = int(sys.argv[1]) if len(sys.argv) > 1 else 256
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     env_vs_raw(num_envs, seconds)
-    ppo_vs_ant(num_envs, steps=int(200_000 * seconds / 10))
+    env_vs_envpool(num_envs, seconds)

@@ -1,9 +1,9 @@
 """Does a trained quadruped walk? Velocity-tracking RMSE and fall-free share over 10-second episodes.
 
-    python bench/quadruped_walk.py <run_dir> [episodes]
+    python bench/quadruped_walk.py <run_dir | checkpoint_dir | bundle_dir> [episodes]
 
-Targets (issue 3): vx and vy RMSE <= 0.25 m/s and >= 95% of episodes without a fall, with the run's
-own (standard) randomization.
+Targets (envs.tracking.WALK_TARGETS): vx and vy RMSE <= 0.25 m/s and >= 95% of episodes without a fall,
+with the run's own (standard) randomization. train.py prints the same check at its end.
 """
 
 import json
@@ -13,19 +13,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.tracking import track_velocity  # noqa: E402
+from envs import task_config  # noqa: E402
+from envs.tracking import track_velocity  # noqa: E402
+from sim.policy import load_policy  # noqa: E402
 
 
 def main() -> None:
-    run_dir = Path(sys.argv[1])
+    policy = load_policy(sys.argv[1])
     episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 128
-    result = track_velocity(run_dir, episodes=episodes)
+    result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
     print(json.dumps(asdict(result), indent=2))
-    ok = result.vx_rmse <= 0.25 and result.vy_rmse <= 0.25 and result.fall_free_share >= 0.95
-    print(
-        f"vx RMSE {result.vx_rmse:.3f}  vy RMSE {result.vy_rmse:.3f}  fall-free {result.fall_free_share:.1%}  "
-        f"-> {'PASS' if ok else 'FAIL'} (targets 0.25 m/s, 95%)"
-    )
+    print(result.line())
 
 
 if __name__ == "__main__":

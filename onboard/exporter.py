@@ -72,7 +72,7 @@ def collect_observations(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw policy observations from whole episodes of the policy in its training env (randomization on):
     (calibration, parity), drawn from disjoint environments so that parity never sees calibration data."""
-    from sim.rollout import rollout
+    from envs.rollout import rollout
 
     calib_envs = num_envs // 4
     cfg = task_config(policy.cfg)

@@ -6,13 +6,13 @@ checkpoints); everything else takes a `Policy`, so any callable with `obs_dim`, 
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from common.io import is_run_dir, load_run_config
+from agents.policy import SB3Policy
+from common.io import is_run_dir
 
 
 class Policy(Protocol):
@@ -24,60 +24,19 @@ class Policy(Protocol):
     def __call__(self, obs: np.ndarray) -> np.ndarray: ...
 
 
-class SB3Policy:
-    """A training run's policy: the final model (or newest checkpoint) and its observation normalizer,
-    acting exactly as `model.predict(VecNormalize.normalize_obs(obs), deterministic=True)`."""
-
-    def __init__(self, run_dir: Path) -> None:
-        from agents import algos, checkpoint
-
-        run_dir = Path(run_dir)
-        self.cfg = load_run_config(run_dir)
-        source = run_dir if (run_dir / "model.zip").is_file() else checkpoint.latest(run_dir)
-        if source is None:
-            raise ValueError(f"policy: run '{run_dir}' has neither model.zip nor a complete checkpoint")
-        name = self.cfg.algo.name
-        if name not in algos.ALGOS:
-            raise ValueError(f"policy: run '{run_dir}' was trained with '{name}'; accepted: {', '.join(algos.ALGOS)}")
-        self.model = algos.ALGOS[name].load(source / "model.zip", device="cpu")
-        self.vecnormalize = None
-        if (source / "vecnormalize.pkl").is_file():
-            with open(source / "vecnormalize.pkl", "rb") as f:
-                self.vecnormalize = pickle.load(f)
-        space = self.model.observation_space
-        self.dict_obs = hasattr(space, "spaces")
-        self.obs_dim = int((space["policy"] if self.dict_obs else space).shape[0])
-        self.source = {"kind": "run", "path": str(run_dir), "model": str(source / "model.zip"), "env": self.cfg.env.id,
-                       "algo": name}  # fmt: skip
-
-    def model_input(self, obs: np.ndarray) -> Any:
-        """What SB3's policy receives for raw policy observations (n, obs_dim): VecNormalize's own
-        normalization (none when norm_obs is off), and zeros for a critic input that plays no part in an action."""
-        obs = np.asarray(obs, dtype=np.float32)
-        if self.dict_obs:
-            critic = np.zeros((len(obs), self.model.observation_space["critic"].shape[0]), dtype=np.float32)
-            full = {"policy": obs, "critic": critic}
-            if self.vecnormalize is not None:
-                full = self.vecnormalize.normalize_obs(full)
-            return {k: np.asarray(v, dtype=np.float32) for k, v in full.items()}
-        if self.vecnormalize is not None:
-            obs = self.vecnormalize.normalize_obs(obs)
-        return np.asarray(obs, dtype=np.float32)
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        actions, _ = self.model.predict(self.model_input(obs), deterministic=True)
-        return actions
-
-
 def load_policy(path: str | Path) -> Policy:
-    """A run directory (train.py) or a bundle directory (export.py, with manifest.json)."""
+    """A run directory (train.py), one of its checkpoints (<run>/checkpoints/step_*), or a bundle directory
+    (export.py, with manifest.json)."""
     path = Path(path)
     if is_run_dir(path):
         return SB3Policy(path)
+    if (path / "meta.json").is_file() and path.parent.name == "checkpoints" and is_run_dir(path.parent.parent):
+        return SB3Policy(path.parent.parent, path)
     if (path / "manifest.json").is_file():
         from sim.bundle import BundlePolicy
 
         return BundlePolicy(path)
     raise ValueError(
-        f"policy: '{path}' is neither a run directory (run.json + config.yaml) nor a bundle (manifest.json)"
+        f"policy: '{path}' is neither a run directory (run.json + config.yaml), a run's checkpoint nor a bundle "
+        "(manifest.json)"
     )

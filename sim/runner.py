@@ -16,7 +16,7 @@ from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
 from sim.gates import Gate, parse
 from sim.policy import Policy
-from sim.rollout import check_obs_size, rollout
+from envs.rollout import check_obs_size, rollout
 
 LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
                 "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip"]  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.config import TaskConfig
-from sim.rollout import rollout
+from envs.rollout import rollout
 
 
 def _reason(err: BaseException) -> str:

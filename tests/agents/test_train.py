@@ -74,11 +74,14 @@ def test_train_py_smoke(tmp_path):
     run_dir = tmp_path / "quad"
     result = run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
                         "eval_episodes=4", "eval_envs=4", "env.sim.episode_length_s=2.0", "checkpoint_every=1024",
-                        "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
+                        "walk_check_episodes=4", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
     run = read_run(run_dir)
     assert run["env"] == "LocoForge/QuadrupedFlat-v0" and run["steps_done"] >= 2048 and run["physics_resets"] == 0
     assert run["choices"]["randomization"] == "standard" and f"steps: {run['steps_done']}" in result.stdout
     assert (run_dir / "vecnormalize.pkl").is_file()
+    check = run["walk_check"]  # 2k steps do not walk: the check says so with its figures
+    assert check["episodes"] == 4 and check["walks"] is False and 0 < check["vx_rmse"] < 2 and 0 <= check["fall_free_share"] <= 1
+    assert f"walking check: vx RMSE {check['vx_rmse']:.3f}" in result.stdout and "-> NOT YET" in result.stdout
     from stable_baselines3 import PPO
 
     from agents.policies import AsymmetricActorCriticPolicy

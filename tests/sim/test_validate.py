@@ -135,7 +135,7 @@ def test_gym_benchmark_policy(tmp_path):
     (["episodes=0"], "episodes >= 1, episode_s > 0"),
     (["video_s=0"], "video_s: must be > 0 with video=true, got 0.0"),
     (["nthread=-1"], "nthread: must be >= 0 (0: all cores), got -1"),
-    ([f"policy={REPO / 'README.md'}"], "is neither a run directory (run.json + config.yaml) nor a bundle (manifest.json)"),
+    ([f"policy={REPO / 'README.md'}"], "is neither a run directory (run.json + config.yaml), a run's checkpoint nor a bundle (manifest.json)"),
     (["+commands.fwd=[1.0,0.0]"], "commands.fwd: give [vx, vy, yaw_rate], got [1.0, 0.0]"),
     (["suite.gates=[fall_rate]"], "gates: 'fall_rate' is not a gate; write '[scenario.]metric OP value'"),
     (["gates=['nominal.fall_rate<=nan']"], "gates: 'nominal.fall_rate<=nan' compares with NaN; give a number"),

@@ -1,0 +1,68 @@
+"""How well a locomotion policy tracks random velocity commands in its own training conditions: the walking
+check that train.py logs at its end and bench/quadruped_walk.py and bench/time_to_walk.py print."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.config import TaskConfig
+from envs.rollout import check_obs_size, rollout
+from envs.task import LocomotionTask
+
+# vx and vy RMSE (m/s) at most, share of 10-s episodes without a fall at least
+WALK_TARGETS = {"vx_rmse": 0.25, "vy_rmse": 0.25, "fall_free_share": 0.95}
+
+
+@dataclass
+class TrackingResult:
+    episodes: int
+    fall_free_share: float
+    vx_rmse: float
+    vy_rmse: float
+    yaw_rmse: float
+    mean_speed_command: float
+
+    @property
+    def walks(self) -> bool:
+        """Meets WALK_TARGETS."""
+        return (self.vx_rmse <= WALK_TARGETS["vx_rmse"] and self.vy_rmse <= WALK_TARGETS["vy_rmse"]
+                and self.fall_free_share >= WALK_TARGETS["fall_free_share"])  # fmt: skip
+
+    def line(self) -> str:
+        """One log line: the figures and the verdict."""
+        return (f"vx RMSE {self.vx_rmse:.3f}  vy RMSE {self.vy_rmse:.3f}  yaw RMSE {self.yaw_rmse:.3f}  "
+                f"fall-free {self.fall_free_share:.1%} of {self.episodes}  -> {'WALKS' if self.walks else 'NOT YET'} "
+                f"(targets: vx, vy RMSE <= 0.25 m/s, >= 95% fall-free)")  # fmt: skip
+
+
+def track_velocity(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, episodes: int = 128,
+                   episode_s: float = 10.0, warmup_s: float = 1.0, seed: int = 12345) -> TrackingResult:  # fmt: skip
+    """One episode per environment with the task's commands and randomization; RMSE of the base-frame
+    velocity against the command after warm-up, and the share of episodes without a fall.
+
+    `policy` maps raw actor observations (n, obs_dim) to actions and has an `obs_dim` attribute."""
+    sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
+    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim))
+    task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
+    check_obs_size(policy, task)
+    alive = np.ones(episodes, dtype=bool)
+    fell = np.zeros(episodes, dtype=bool)
+    errors, speeds = [], []
+    warmup = int(round(warmup_s / task.dt))
+    for step in rollout(policy, task, task.max_episode_steps):
+        s, command = step.state, step.command
+        if step.index >= warmup:
+            err = np.concatenate(
+                [command[:, :2] - s.base_lin_vel[:, :2], command[:, 2:] - s.base_ang_vel[:, 2:]], axis=1
+            )
+            errors.append(err[alive])
+            speeds.append(np.linalg.norm(command[alive, :2], axis=1))
+        fell |= alive & step.result.terminated
+        alive &= ~(step.result.terminated | step.result.truncated)
+    rmse = np.sqrt(np.mean(np.square(np.concatenate(errors)), axis=0))
+    return TrackingResult(episodes, float(1.0 - fell.mean()), float(rmse[0]), float(rmse[1]), float(rmse[2]),
+                          float(np.mean(np.concatenate(speeds))))  # fmt: skip

@@ -1,0 +1,40 @@
+"""envs/tracking.py: the walking check measures what a policy does against the commands it was given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs import task_config
+from envs.tracking import WALK_TARGETS, TrackingResult, track_velocity
+
+
+class Stand:
+    """Holds the default pose: zero actions."""
+
+    obs_dim = 45
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.zeros((len(obs), 12))
+
+
+def cfg(vx: float):
+    return task_config("quadruped_flat", randomization="none", commands={"velocity": {"params": {
+        "vx": [vx, vx], "vy": [0.0, 0.0], "yaw_rate": [0.0, 0.0], "standing_share": 0.0}}})  # fmt: skip
+
+
+def test_standing_still_tracks_a_zero_command_and_misses_a_forward_one_by_its_speed():
+    still = track_velocity(Stand(), cfg(0.0), episodes=4, episode_s=2.0, warmup_s=0.5)
+    assert still.fall_free_share == 1.0 and still.vx_rmse < 0.05 and still.vy_rmse < 0.05 and still.walks
+    ahead = track_velocity(Stand(), cfg(0.8), episodes=4, episode_s=2.0, warmup_s=0.5)
+    assert ahead.vx_rmse == pytest.approx(0.8, abs=0.05) and ahead.mean_speed_command == pytest.approx(0.8)
+    assert not ahead.walks and "NOT YET" in ahead.line()
+
+
+@pytest.mark.parametrize("field,bad", [("vx_rmse", 0.26), ("vy_rmse", 0.26), ("fall_free_share", 0.94)])
+def test_each_target_alone_decides_the_verdict(field, bad):
+    good = {"episodes": 128, "fall_free_share": 1.0, "vx_rmse": 0.1, "vy_rmse": 0.1, "yaw_rmse": 0.2,
+            "mean_speed_command": 0.5}  # fmt: skip
+    assert TrackingResult(**good).walks
+    assert not TrackingResult(**{**good, field: bad}).walks
+    assert TrackingResult(**{**good, field: WALK_TARGETS[field]}).walks
