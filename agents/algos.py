@@ -15,8 +15,8 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from agents.config import AlgoConfig
-from agents.ppo import PPO
 from agents.policies import AsymmetricActorCriticPolicy
+from agents.ppo import PPO
 from common.activations import TORCH_CLASSES
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "tqc": TQC}

@@ -3,6 +3,7 @@ and leave in the run directory everything later steps need."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 import random
 import time
@@ -26,6 +27,7 @@ from common.io import atomic_write, git_commit, is_run_dir, now, sha256_text, ve
 from common.lock import DirectoryLock
 
 KINDS = ("gym", "locoforge")
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -37,7 +39,14 @@ def validate(cfg: DictConfig) -> None:
     for key in ("total_timesteps", "num_envs", "eval_episodes"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key}: must be > 0, got {cfg[key]}")
-    for key in ("checkpoint_every", "eval_every", "keep_checkpoints", "eval_envs", "torch_threads", "walk_check_episodes"):
+    for key in (
+        "checkpoint_every",
+        "eval_every",
+        "keep_checkpoints",
+        "eval_envs",
+        "torch_threads",
+        "walk_check_episodes",
+    ):
         if cfg[key] < 0:
             raise ConfigError(f"{key}: must be >= 0, got {cfg[key]}")
     if cfg.device not in DEVICES:
@@ -236,6 +245,10 @@ def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: Ev
     if cfg.resume:
         prior = OmegaConf.to_container(OmegaConf.load(run_dir / "run.json"))
         run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
+    if cfg.env.kind == "locoforge":  # what the build kept from the robot file, replaced, and warns about
+        scene = env.get_attr("scene")[0]
+        run["robot"] = {**scene.summary, "model_hash": scene.model_hash}
+        log.info(scene.summary_line())
     write_json(run_dir / "run.json", run)
     if ckpt is not None:
         truncate_eval_csv(run_dir, model.num_timesteps)

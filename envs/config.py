@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+PREFIX = "locoforge/"
+"""Prefix of every name the scene builder adds (ground, camera, light, sensors, sites): none can clash with a robot file's."""
+
 
 @dataclass
 class RobotConfig:
@@ -40,6 +43,9 @@ class RobotConfig:
     """Base height when standing (m): the height reward's default target."""
     min_base_height: float = 0.12
     """A base lower than this above the ground (m) has fallen: the height termination's default."""
+    hold_other_joints: bool = True
+    """The file's joints outside `joints` (a humanoid's arms and waist) are held at their default_joint_pos by PD
+    with their own kp/kd/torque_limit patterns, outside the action; false leaves them limp."""
 
 
 @dataclass

@@ -5,9 +5,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from envs.robot import CAMERA
 from envs.task import LocomotionTask
-
-CAMERA = "track"
 
 
 class TaskRenderer:

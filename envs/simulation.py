@@ -17,7 +17,7 @@ class Simulation:
     """The mujoco.batch of a task, its recording buffers, and the last substep of the previous policy step."""
 
     def __init__(self, model: mujoco.MjModel, num_envs: int, nthread: int, decimation: int, root_dof: int,
-                 max_base_speed: float) -> None:  # fmt: skip
+                 max_base_speed: float, held_ctrl: np.ndarray | None = None) -> None:  # fmt: skip
         try:
             self.batch = Batch(model, num_envs, nthread, persistent=True)
         except (MemoryError, ValueError) as err:  # MuJoCo's allocation failure names neither the field nor the size
@@ -26,6 +26,10 @@ class Simulation:
             raise ValueError(f"num_envs: {num_envs} simulations do not fit in memory ({err}); lower num_envs") from None
         self.num_envs, self.decimation = num_envs, decimation
         self.root_dof, self.max_base_speed = root_dof, max_base_speed
+        held = np.zeros(0) if held_ctrl is None else np.asarray(held_ctrl, dtype=float)
+        self.held_ctrl = np.broadcast_to(
+            held, (num_envs, decimation, len(held))
+        )  # targets of joints outside the action
         self.qpos, self.qvel, self.ctrl = self.batch.bind("qpos"), self.batch.bind("qvel"), self.batch.bind("ctrl")
         # allocated once: a simulation error on the very first step still leaves them readable
         sizes = (model.nq, model.nv, model.nsensordata)
@@ -45,6 +49,8 @@ class Simulation:
         n, dec = self.num_envs, self.decimation
         held = np.arange(dec)[None, :] < action_delay[:, None]
         control = np.where(held[:, :, None], held_target[:, None, :], target[:, None, :])
+        if self.held_ctrl.shape[2]:
+            control = np.concatenate([control, self.held_ctrl], axis=2)
         warnings_before = self.batch.warning[:, :, 1].sum(axis=1)
         failed = np.zeros(n, dtype=bool)
         try:

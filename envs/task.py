@@ -82,7 +82,7 @@ class LocomotionTask:
         self.scene: Scene = build_scene(cfg.robot, env.sim, self.terrain)
         self.model = self.scene.model
         self.sim = Simulation(self.model, num_envs, env.sim.nthread if nthread is None else nthread, self.decimation,
-                              self.scene.root_dof, env.sim.max_base_speed)  # fmt: skip
+                              self.scene.root_dof, env.sim.max_base_speed, self.scene.held_default)  # fmt: skip
         self.batch, self.qpos, self.qvel, self.ctrl = self.sim.batch, self.sim.qpos, self.sim.qvel, self.sim.ctrl
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
         self.rng = np.random.default_rng(seed)
@@ -121,11 +121,12 @@ class LocomotionTask:
         return term.value if term is not None else np.zeros((self.num_envs, 3))
 
     def torque_limits(self) -> np.ndarray:
-        """Torque limit of each motor in each simulation as randomized, (n, nu)."""
+        """Torque limit of each policy motor in each simulation as randomized, (n, num_joints)."""
+        nj = self.scene.num_joints  # the policy's motors (held joints' follow them)
         ranges = self.batch.expanded("actuator_forcerange")
         if ranges is None:
-            return np.broadcast_to(self.model.actuator_forcerange[:, 1], (self.num_envs, self.model.nu))
-        return ranges[:, :, 1]
+            return np.broadcast_to(self.model.actuator_forcerange[:nj, 1], (self.num_envs, nj))
+        return ranges[:, :nj, 1]
 
     # ----------------------------------------------------------------------------------------------
     # state and observations
@@ -142,10 +143,10 @@ class LocomotionTask:
             base_pos=base_pos, base_quat=quat, base_lin_vel=sens[:, sc.velocimeter], base_ang_vel=sens[:, sc.gyro],
             projected_gravity=projected_gravity(quat), base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
             joint_pos=qpos[:, sc.qpos_adr], joint_vel=joint_vel, joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
-            torque=force, default_joint_pos=sc.default_joint_pos, nominal_height=sc.robot.nominal_height,
+            torque=force[:, : sc.num_joints], default_joint_pos=sc.default_joint_pos, nominal_height=sc.robot.nominal_height,
             min_base_height=sc.robot.min_base_height, joint_range=sc.joint_range, torque_limit=self.torque_limits()[rows],
             command=self.command[rows], action=self.action[rows], action_before=self.action_before[rows],
-            feet_contact=sens[:, sc.feet_contact[:, 0]] > 0, base_contact=sens[:, sc.base_contact] > 0,
+            feet_contact=sc.feet_contact(sens), base_contact=sens[:, sc.base_contact] > 0,
             terminated=terminated, dt=self.dt,
         )  # fmt: skip
 

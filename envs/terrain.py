@@ -11,7 +11,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from envs.config import TerrainConfig
+from envs.config import PREFIX, TerrainConfig
 
 KINDS = ("plane", "rough", "slopes", "stairs", "mixed")
 _MIXED_ORDER = ("rough", "slopes", "stairs", "plane")
@@ -115,7 +115,7 @@ class Terrain:
         """Add the ground (plane, plus the heightfield when there is one) to a model spec."""
         lo, hi = float(self.heights.min()), float(self.heights.max())
         spec.worldbody.add_geom(
-            name="ground_plane",
+            name=PREFIX + "ground",
             type=mujoco.mjtGeom.mjGEOM_PLANE,
             pos=[0, 0, min(lo, 0.0) - (0.0 if self.is_plane else 0.01)],  # below the lowest pit
             size=[0, 0, 0.05],
@@ -131,16 +131,16 @@ class Terrain:
         # MuJoCo's heightfield is row-major with rows along y; its vertices span the field's size exactly
         data = ((self.heights - lo) / span).T
         spec.add_hfield(
-            name="terrain",
+            name=PREFIX + "terrain",
             size=[sx / 2.0, sy / 2.0, span, 0.5],
             nrow=data.shape[0],
             ncol=data.shape[1],
             userdata=data.ravel().tolist(),
         )
         spec.worldbody.add_geom(
-            name="terrain",
+            name=PREFIX + "terrain",
             type=mujoco.mjtGeom.mjGEOM_HFIELD,
-            hfieldname="terrain",
+            hfieldname=PREFIX + "terrain",
             pos=[sx / 2.0, sy / 2.0, lo],
             friction=[self.cfg.friction, 0.02, 0.01],
             contype=1,

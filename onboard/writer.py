@@ -88,7 +88,7 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
         "config_hash": run["config_hash"],
         "params_hash": run.get("params_hash"),
         "robot_model_hash": sc.model_hash,
-        "robot_model_hash_method": "sha256 of the robot MJCF file's bytes (robot.mjcf), the top-level file only",
+        "robot_model_hash_method": "sha256 over the robot MJCF, its includes and the mesh, texture and heightfield files it reads (envs.robot.model_hash)",
         "trained": {"git": run.get("git"), "steps_done": run.get("steps_done")},
         "git": git_commit(),
         "versions": versions(),

@@ -11,12 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs import presets, task_config
 from envs.config import EventTermConfig, SimConfig, TaskConfig, TerrainConfig
+from envs.rollout import check_obs_size, rollout
 from envs.task import LocomotionTask
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
 from sim.gates import Gate, parse
 from sim.policy import Policy
-from envs.rollout import check_obs_size, rollout
 
 LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
                 "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip"]  # fmt: skip
@@ -71,7 +71,7 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
         s, result = step.state, step.result
         for key, value in (("command", step.command), ("lin", s.base_lin_vel), ("ang", s.base_ang_vel), ("action", s.action),
                            ("torque", s.torque), ("qvel", s.joint_vel), ("qpos", s.joint_pos), ("reward", result.reward),
-                           ("feet", task.batch.bind("geom_xpos")[:, sc.foot_geoms, :2]), ("contact", s.feet_contact),
+                           ("feet", sc.foot_positions(task.batch)[:, :, :2]), ("contact", s.feet_contact),
                            ("alive", alive.copy())):  # fmt: skip
             traj[key].append(np.array(value, copy=True))
         end_xy[alive] = s.base_pos[alive, :2]

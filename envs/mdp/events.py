@@ -62,11 +62,12 @@ class Physics:
         strength = _draw(rng, r["motor_strength"], n, 1.0)[:, None]
         kp = sc.kp * strength * _draw(rng, r["kp_scale"], n, 1.0)[:, None]
         kd = sc.kd * strength * _draw(rng, r["kd_scale"], n, 1.0)[:, None]
-        self.gain[ids, :, 0] = kp
-        self.bias[ids, :, 1] = -kp
-        self.bias[ids, :, 2] = -kd
-        self.forcerange[ids, :, 0] = -sc.torque_limit * strength
-        self.forcerange[ids, :, 1] = sc.torque_limit * strength
+        nj = sc.num_joints  # the policy's motors; held joints keep their gains
+        self.gain[ids, :nj, 0] = kp
+        self.bias[ids, :nj, 1] = -kp
+        self.bias[ids, :nj, 2] = -kd
+        self.forcerange[ids, :nj, 0] = -sc.torque_limit * strength
+        self.forcerange[ids, :nj, 1] = sc.torque_limit * strength
         if r["added_mass"] is not None or r["com_offset"] is not None:
             self.task.batch.set_const(ids)
 
@@ -99,7 +100,8 @@ class ResetPose:
         qpos[:, sc.qpos_adr] = np.clip(joints, sc.joint_range[:, 0], sc.joint_range[:, 1])
         task.qpos[ids] = qpos
         task.qvel[ids] = 0.0
-        task.ctrl[ids] = sc.default_joint_pos
+        task.ctrl[ids, : sc.num_joints] = sc.default_joint_pos
+        task.ctrl[ids, sc.num_joints :] = sc.held_default
 
 
 def delay_steps(bounds_ms: list | None, physics_dt: float, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -53,7 +53,7 @@ def finished_run(tmp_path_factory) -> Path:
     (["robot.mjcf=" + str(Path(__file__).resolve())], "error: robot.mjcf: '" + str(Path(__file__).resolve()) + "' is not a MuJoCo model file"),
     (["robot.nominal_height=0"], "error: robot.action_scale, robot.spawn_height and robot.nominal_height: must be > 0"),
     (["robot.action_scale=0"], "error: robot.action_scale, robot.spawn_height and robot.nominal_height: must be > 0"),
-    (["robot.feet=[FR_foot,paw]"], "error: robot.feet: 'paw' is not a geom of quadruped.xml"),
+    (["robot.feet=[FR_foot,paw]"], "error: robot.feet: 'paw' is neither a geom, a site nor a body of quadruped.xml; its sites: imu; geoms: FL_calf, FL_foot, FL_thigh, FR_calf, FR_foot, FR_thigh, RL_calf, RL_foot, RL_thigh, RR_calf, RR_foot, RR_thigh, head, trunk"),
     (["robot.base_body=torso"], "error: robot.base_body: 'torso' is not a body of quadruped.xml"),
     (["terrain=rough", "terrain.slope=[0.4]"], "error: terrain.slope: give [easiest, hardest], both >= 0, got [0.4]"),
     (["terrain.friction=0"], "error: terrain.friction: must be > 0, got 0.0"),

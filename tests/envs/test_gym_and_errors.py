@@ -42,7 +42,7 @@ def _task(**robot_changes):
 @pytest.mark.parametrize("change,message", [
     ({"joints": ["FR_hip_joint", "NO_SUCH_joint"]}, "robot.joints: 'NO_SUCH_joint' is not a joint of quadruped.xml"),
     ({"base_body": "torso"}, "robot.base_body: 'torso' is not a body of quadruped.xml"),
-    ({"feet": ["FR_foot", "paw"]}, "robot.feet: 'paw' is not a geom of quadruped.xml"),
+    ({"feet": ["FR_foot", "paw"]}, "robot.feet: 'paw' is neither a geom, a site nor a body of quadruped.xml"),
     ({"mjcf": "missing_robot.xml"}, "robot.mjcf: 'missing_robot.xml' not found"),
     ({"kp": {".*_hip_joint": 30.0}}, "robot.kp: joint 'FR_thigh_joint' matches no pattern"),
 ])  # fmt: skip

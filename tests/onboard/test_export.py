@@ -388,7 +388,7 @@ def test_an_integrator_rebuilds_the_observation_from_the_manifest_alone(exported
     _, bundle, _ = exported
     m = json.loads((bundle / "manifest.json").read_text())
     assert m["robot"]["imu"]["quat_in_base"] == [1.0, 0.0, 0.0, 0.0] and m["robot"]["ground"]["friction"] == 1.0
-    assert "top-level file only" in m["robot_model_hash_method"]
+    assert "its includes and the mesh" in m["robot_model_hash_method"]
     assert all(t["convention"] for t in m["observation"]["terms"])
     task = LocomotionTask(task_config("quadruped_flat", randomization="none"), num_envs=1, seed=0, nthread=1)
     task.reset()
