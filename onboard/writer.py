@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from common.io import git_commit, now, sha256_file, sha256_text, versions
 from envs import task_config
+from envs.robot import Scene
 from envs.task import LocomotionTask
 from onboard import codegen, onnx_graph
 from onboard.extract import MLP
@@ -116,6 +117,7 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
             "kd": sc.kd.tolist(),
             "torque_limit": sc.torque_limit.tolist(),
             "action_scale": sc.robot.action_scale,
+            "held_joints": held_joints(sc),
             "feet": list(sc.robot.feet),
             "base_body": sc.robot.base_body,
             "imu": {
@@ -160,3 +162,17 @@ def seal(folder: Path, manifest: dict[str, Any]) -> None:
     skip = (MANIFEST, INCOMPLETE)
     manifest["files"] = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def held_joints(sc: Scene) -> dict:
+    """Joints outside the action that the robot must hold by PD at a fixed target, as training did."""
+    model, n = sc.model, sc.num_joints
+    return {
+        "joint_names": list(sc.held_joints),
+        "target": sc.held_default.tolist(),
+        "kp": model.actuator_gainprm[n:, 0].tolist(),
+        "kd": (-model.actuator_biasprm[n:, 2]).tolist(),
+        "torque_limit": model.actuator_forcerange[n:, 1].tolist(),
+        "control": "the same PD as the policy's joints, with these fixed targets",
+    }
+

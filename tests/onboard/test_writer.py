@@ -50,3 +50,24 @@ def test_manifest_states_the_delay_training_used_and_no_local_path(tiny_run, tmp
     assert str(tiny_run) not in text and "run_dir" not in manifest
     assert [t["name"] for t in manifest["observation"]["terms"]][-1] == "previous_action"
     assert manifest["events"]["action_delay"]["params"] == {"from_latency_report": str(latency)}
+
+
+def test_the_manifest_lists_the_joints_the_robot_must_hold(tmp_path):
+    import yaml
+
+    from envs import task_config
+    from envs.task import LocomotionTask
+    from onboard.writer import held_joints
+    from tests.conftest import REPO
+
+    fixture = REPO / "tests" / "fixtures" / "menagerie_quad"
+    robot = yaml.safe_load((fixture / "robot.yaml").read_text())
+    robot.update(mjcf=str(fixture / "scene.xml"), joints=robot["joints"][:6], kp={".*": 60.0, "R._knee": 70.0})
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(robot))
+    task = LocomotionTask(task_config("quadruped_flat", robot=str(tmp_path / "robot.yaml")), num_envs=1, seed=0)
+    held = held_joints(task.scene)
+    assert held["joint_names"] == ["RR_abduct", "RR_hip", "RR_knee", "RL_abduct", "RL_hip", "RL_knee"]
+    assert held["target"] == [0.0, 0.85, -1.7] * 2 and held["kp"] == [60.0, 60.0, 70.0] * 2
+    assert held["kd"] == [2.0] * 6 and held["torque_limit"] == [25.0, 25.0, 35.0] * 2
+    plain = LocomotionTask(task_config("quadruped_flat"), num_envs=1, seed=0)
+    assert held_joints(plain.scene)["joint_names"] == []
