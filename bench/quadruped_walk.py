@@ -3,7 +3,9 @@
     python bench/quadruped_walk.py <run_dir | checkpoint_dir | bundle_dir> [episodes]
 
 Targets (envs.tracking.WALK_TARGETS): vx and vy RMSE <= 0.25 m/s and >= 95% of episodes without a fall,
-with the run's own (standard) randomization. train.py prints the same check at its end.
+with the run's own (standard) randomization. train.py prints the same check at its end. Then each fixed
+command of envs.tracking.FIXED_COMMANDS (vx 0.5 and 1.0, vy 0.4, yaw rate 0.8, standing) is held for 16
+10-s episodes: the mean velocity over the last 5 s must be within 0.1 of the command, with no fall.
 """
 
 import json
@@ -14,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envs import task_config  # noqa: E402
-from envs.tracking import track_velocity  # noqa: E402
+from envs.tracking import hold_commands, track_velocity  # noqa: E402
 from sim.policy import load_policy  # noqa: E402
 
 
@@ -24,6 +26,10 @@ def main() -> None:
     result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
     print(json.dumps(asdict(result), indent=2))
     print(result.line())
+    held = hold_commands(policy, task_config(policy.cfg))
+    for h in held:
+        print(h.line())
+    print(f"fixed commands: {sum(h.holds for h in held)}/{len(held)} held within 0.1 with no fall")
 
 
 if __name__ == "__main__":

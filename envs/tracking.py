@@ -66,3 +66,64 @@ def track_velocity(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, 
     rmse = np.sqrt(np.mean(np.square(np.concatenate(errors)), axis=0))
     return TrackingResult(episodes, float(1.0 - fell.mean()), float(rmse[0]), float(rmse[1]), float(rmse[2]),
                           float(np.mean(np.concatenate(speeds))))  # fmt: skip
+
+
+# Fixed commands a walking policy must hold (issue 9): vx, vy (m/s), yaw rate (rad/s)
+FIXED_COMMANDS = {"forward 0.5": (0.5, 0.0, 0.0), "forward 1.0": (1.0, 0.0, 0.0), "lateral 0.4": (0.0, 0.4, 0.0),
+                  "turn 0.8": (0.0, 0.0, 0.8), "stand": (0.0, 0.0, 0.0)}  # fmt: skip
+HOLD_TOLERANCE = 0.1
+
+
+@dataclass
+class HoldResult:
+    name: str
+    command: list[float]
+    measured: list[float]
+    """Mean vx, vy (base frame) and yaw rate over the last seconds of the episodes that did not fall."""
+    falls: int
+    episodes: int
+
+    @property
+    def holds(self) -> bool:
+        """Within HOLD_TOLERANCE of the command on every component, and no fall."""
+        return self.falls == 0 and bool(np.all(np.abs(np.subtract(self.measured, self.command)) <= HOLD_TOLERANCE))
+
+    def line(self) -> str:
+        got = ", ".join(f"{m:+.2f}" for m in self.measured)
+        return (f"{self.name:12} command ({', '.join(f'{c:+.2f}' for c in self.command)})  measured ({got})  "
+                f"falls {self.falls}/{self.episodes}  -> {'OK' if self.holds else 'OFF'}")  # fmt: skip
+
+
+def hold_commands(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, episodes: int = 16,
+                  episode_s: float = 10.0, last_s: float = 5.0, seed: int = 12345) -> list[HoldResult]:  # fmt: skip
+    """Each of FIXED_COMMANDS held for whole episodes in the task's randomization: the mean velocity over the
+    last `last_s` seconds against the command, and the falls."""
+    names = list(FIXED_COMMANDS)
+    fixed = [list(FIXED_COMMANDS[n]) for n in names]
+    velocity = cfg.env.commands["velocity"]
+    commands = {
+        **cfg.env.commands,
+        "velocity": dataclasses.replace(velocity, params={**velocity.params, "fixed": fixed}),
+    }
+    sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
+    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim, commands=commands))
+    n = episodes * len(names)
+    task = LocomotionTask(cfg, num_envs=n, seed=seed)
+    check_obs_size(policy, task)
+    alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    total, count = np.zeros((n, 3)), np.zeros(n)
+    start = task.max_episode_steps - int(round(last_s / task.dt))
+    for step in rollout(policy, task, task.max_episode_steps):
+        s = step.state
+        if step.index >= start:
+            total[alive] += np.concatenate([s.base_lin_vel[:, :2], s.base_ang_vel[:, 2:]], axis=1)[alive]
+            count[alive] += 1
+        fell |= alive & step.result.terminated
+        alive &= ~(step.result.terminated | step.result.truncated)
+    which = np.arange(n) % len(names)
+    results = []
+    for k, name in enumerate(names):
+        mine = (which == k) & ~fell
+        measured = (total[mine].sum(axis=0) / max(count[mine].sum(), 1)).tolist()
+        results.append(HoldResult(name, fixed[k], measured, int(fell[which == k].sum()), episodes))
+    return results

@@ -38,3 +38,14 @@ def test_each_target_alone_decides_the_verdict(field, bad):
     assert TrackingResult(**good).walks
     assert not TrackingResult(**{**good, field: bad}).walks
     assert TrackingResult(**{**good, field: WALK_TARGETS[field]}).walks
+
+
+def test_holding_fixed_commands_measures_the_mean_velocity_and_the_falls():
+    from envs.tracking import FIXED_COMMANDS, hold_commands
+
+    results = hold_commands(Stand(), cfg(0.0), episodes=2, episode_s=2.0, last_s=1.0)
+    assert [r.name for r in results] == list(FIXED_COMMANDS) and all(r.episodes == 2 for r in results)
+    by_name = {r.name: r for r in results}
+    assert by_name["stand"].holds and by_name["stand"].falls == 0 and "-> OK" in by_name["stand"].line()
+    assert np.abs(by_name["forward 1.0"].measured).max() < 0.05  # a robot that stands still does not go forward
+    assert not by_name["forward 1.0"].holds and not by_name["lateral 0.4"].holds and not by_name["turn 0.8"].holds
