@@ -75,7 +75,8 @@ def _is_yaml_file(value: Any) -> bool:
 
 
 def _section(group: str, value: Any, current: Any) -> Any:
-    """A section override: a dataclass, a preset name, a YAML file (the whole section), or a dict over `current`."""
+    """A section override: a dataclass, a preset name, a YAML file (the whole section), or a dict over `current`
+    (a robot dict with another `mjcf` is a whole robot)."""
     schema = SCHEMAS[group]
     if isinstance(value, schema):
         return copy.deepcopy(value)
@@ -87,7 +88,9 @@ def _section(group: str, value: Any, current: Any) -> Any:
     if isinstance(value, str):
         return load(group, value)
     if isinstance(value, Mapping) or OmegaConf.is_dict(value):
-        return typed(value, schema, group, base=current)
+        # a dict naming another robot file is a whole robot (its gain patterns must not mix with the preset's)
+        whole = group == "robot" and "mjcf" in value and value["mjcf"] != getattr(current, "mjcf", None)
+        return typed(value, schema, group, base=None if whole else current)
     raise ValueError(
         f"{group}: give a preset name, a YAML file, a dict or a {schema.__name__}, got {type(value).__name__}"
     )

@@ -173,3 +173,13 @@ def test_joints_outside_the_action_are_held_at_their_default_pose_unless_told_ot
     with pytest.raises(ValueError, match=r"robot.kp: held joint \(outside robot.joints\) 'RR_abduct' matches no pattern; "
                                          r"patterns given: \['F.*'\]; add a pattern for it or set robot.hold_other_joints=false"):  # fmt: skip
         task({**robot_cfg(joints=front, kp={"F.*": 60.0}), "_dir": tmp_path})
+
+
+def test_a_robot_dict_naming_another_file_is_a_whole_robot_and_a_tweak_merges():
+    import envs
+
+    whole = {**robot_cfg()}
+    venv = envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=2, robot=whole, randomization="none", nthread=1)
+    assert venv.task.scene.joint_names == JOINTS and venv.task.scene.kp.tolist() == [60.0] * 12
+    tweak = envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=2, robot={"kp": {".*_calf_joint": 40.0}}, nthread=1)
+    assert tweak.task.scene.kp.tolist() == [35.0, 35.0, 40.0] * 4  # merged over the preset: .* 35 stays
