@@ -46,7 +46,10 @@ def track_velocity(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, 
 
     `policy` maps raw actor observations (n, obs_dim) to actions and has an `obs_dim` attribute."""
     sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
-    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim))
+    velocity = cfg.env.commands["velocity"]  # every component drawn from its whole range, whatever training practised
+    params = {k: v for k, v in velocity.params.items() if k != "zero_share"}
+    commands = {**cfg.env.commands, "velocity": dataclasses.replace(velocity, params=params)}
+    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim, commands=commands))
     task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
     check_obs_size(policy, task)
     alive = np.ones(episodes, dtype=bool)

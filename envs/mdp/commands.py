@@ -20,11 +20,13 @@ class VelocityCommand:
 
     def __init__(self, task: Any, vx: list[float] = (-1.0, 1.0), vy: list[float] = (-1.0, 1.0),
                  yaw_rate: list[float] = (-1.0, 1.0), resample_s: list[float] = (5.0, 10.0), standing_share: float = 0.1,
-                 fixed: list[list[float]] | None = None) -> None:  # fmt: skip
+                 zero_share: list[float] | None = None, fixed: list[list[float]] | None = None) -> None:  # fmt: skip
         """Args:
         vx, vy, yaw_rate: [low, high] of each component.
         resample_s: each environment draws the time to its next command from this range (s).
         standing_share: share of commands that are exactly zero.
+        zero_share: per component (vx, vy, yaw rate), the share of draws where it alone is zero, so that pure
+            forward, sideways and turning commands are practised (MuJoCo Playground's joystick does the same).
         fixed: evaluation commands: environment i always gets fixed[i % len(fixed)], never resampled.
         """
         where = "env.commands.velocity.params"
@@ -33,6 +35,9 @@ class VelocityCommand:
         check_range(f"{where}.resample_s", list(resample_s), non_negative=True)
         if not 0.0 <= standing_share <= 1.0:
             raise ValueError(f"{where}.standing_share: must be in [0, 1], got {standing_share}")
+        if zero_share is not None and (len(zero_share) != 3 or not all(0.0 <= z <= 1.0 for z in zero_share)):
+            raise ValueError(f"{where}.zero_share: three shares in [0, 1] (vx, vy, yaw_rate), got {zero_share}")
+        self.zero_share = None if zero_share is None else np.asarray(zero_share, dtype=np.float64)
         self.task = task
         self.low = np.array([vx[0], vy[0], yaw_rate[0]], dtype=np.float64)
         self.high = np.array([vx[1], vy[1], yaw_rate[1]], dtype=np.float64)
@@ -49,6 +54,8 @@ class VelocityCommand:
             self.timer[ids] = np.inf
             return
         cmd = rng.uniform(self.low, self.high, size=(n, 3))
+        if self.zero_share is not None:
+            cmd[rng.random((n, 3)) < self.zero_share] = 0.0
         cmd[rng.random(n) < self.standing_share] = 0.0
         self.value[ids] = cmd
         self.timer[ids] = rng.uniform(self.resample_s[0], self.resample_s[1], size=n)

@@ -49,3 +49,17 @@ def test_holding_fixed_commands_measures_the_mean_velocity_and_the_falls():
     assert by_name["stand"].holds and by_name["stand"].falls == 0 and "-> OK" in by_name["stand"].line()
     assert np.abs(by_name["forward 1.0"].measured).max() < 0.05  # a robot that stands still does not go forward
     assert not by_name["forward 1.0"].holds and not by_name["lateral 0.4"].holds and not by_name["turn 0.8"].holds
+
+
+def test_zero_share_trains_pure_commands_but_the_walking_check_draws_whole_ranges(quiet_task):
+    task = quiet_task(4000, commands={"velocity": {"params": {"zero_share": [0.2, 0.5, 0.5], "standing_share": 0.0}}})
+    zero = task.command == 0
+    np.testing.assert_allclose(zero.mean(axis=0), [0.2, 0.5, 0.5], atol=0.03)
+    assert abs((zero[:, 0] & zero[:, 1]).mean() - 0.1) < 0.02  # pure turns: 0.2 x 0.5
+    never = task_config(
+        "quadruped_flat", randomization="none", commands={"velocity": {"params": {"zero_share": [1, 1, 1]}}}
+    )
+    result = track_velocity(Stand(), never, episodes=8, episode_s=1.0, warmup_s=0.2)
+    assert result.mean_speed_command > 0.2  # the check's commands are not zeroed
+    with pytest.raises(ValueError, match=r"env.commands.velocity.params.zero_share: three shares in \[0, 1\]"):
+        quiet_task(2, commands={"velocity": {"params": {"zero_share": [0.5, 1.5, 0]}}})
