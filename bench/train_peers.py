@@ -62,7 +62,10 @@ def plain_sb3(steps: int) -> tuple[float, str]:
     for cls, n in ((DummyVecEnv, 8), (DummyVecEnv, 32), (SubprocVecEnv, os.cpu_count() or 2)):
         hyper = OmegaConf.to_container(cfg.algo.hyperparams)
         hyper["n_steps"] = hyper["n_steps"] * cfg.num_envs // n  # the same samples per update
-        env = VecNormalize(make_vec_env(TASK, n_envs=n, seed=0, vec_env_cls=cls), gamma=hyper["gamma"])
+        kwargs = {"start_method": "fork"} if cls is SubprocVecEnv else None  # workers inherit the registered ids
+        env = VecNormalize(
+            make_vec_env(TASK, n_envs=n, seed=0, vec_env_cls=cls, vec_env_kwargs=kwargs), gamma=hyper["gamma"]
+        )
         model = PPO("MultiInputPolicy", env, seed=0, policy_kwargs=algos.policy_kwargs(OmegaConf.to_object(cfg.algo)),
                     **hyper)  # fmt: skip
         model.learn(hyper["n_steps"] * n)
@@ -156,7 +159,9 @@ def rsl_rl(steps: int, walk: bool, budget: int) -> float | None:
             runner.learn(1_000_000 // per_iter)
             done += (1_000_000 // per_iter) * per_iter
             result = track_velocity(Policy(), task_config(cfg))
-            print(f"  rsl_rl {done:,} steps, {time.perf_counter() - t_start:.0f} s training: {result.line()}", flush=True)
+            print(
+                f"  rsl_rl {done:,} steps, {time.perf_counter() - t_start:.0f} s training: {result.line()}", flush=True
+            )
             if result.walks:
                 break
     return rate
