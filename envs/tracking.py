@@ -39,18 +39,23 @@ class TrackingResult:
                 f"(targets: vx, vy RMSE <= 0.25 m/s, >= 95% fall-free)")  # fmt: skip
 
 
+def _check_task(cfg: TaskConfig, episode_s: float, velocity_params: dict) -> TaskConfig:
+    """The task config of a check: its episode length and the velocity command's parameters replaced."""
+    velocity = dataclasses.replace(cfg.env.commands["velocity"], params=velocity_params)
+    sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
+    env = dataclasses.replace(cfg.env, sim=sim, commands={**cfg.env.commands, "velocity": velocity})
+    return dataclasses.replace(cfg, env=env)
+
+
 def track_velocity(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, episodes: int = 128,
                    episode_s: float = 10.0, warmup_s: float = 1.0, seed: int = 12345) -> TrackingResult:  # fmt: skip
     """One episode per environment with the task's commands and randomization; RMSE of the base-frame
     velocity against the command after warm-up, and the share of episodes without a fall.
 
     `policy` maps raw actor observations (n, obs_dim) to actions and has an `obs_dim` attribute."""
-    sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
-    velocity = cfg.env.commands["velocity"]  # every component drawn from its whole range, whatever training practised
-    params = {k: v for k, v in velocity.params.items() if k != "zero_share"}
-    commands = {**cfg.env.commands, "velocity": dataclasses.replace(velocity, params=params)}
-    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim, commands=commands))
-    task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
+    # every component drawn from its whole range, whatever training practised
+    params = {k: v for k, v in cfg.env.commands["velocity"].params.items() if k != "zero_share"}
+    task = LocomotionTask(_check_task(cfg, episode_s, params), num_envs=episodes, seed=seed)
     check_obs_size(policy, task)
     alive = np.ones(episodes, dtype=bool)
     fell = np.zeros(episodes, dtype=bool)
@@ -103,15 +108,9 @@ def hold_commands(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, e
     last `last_s` seconds against the command, and the falls."""
     names = list(FIXED_COMMANDS)
     fixed = [list(FIXED_COMMANDS[n]) for n in names]
-    velocity = cfg.env.commands["velocity"]
-    commands = {
-        **cfg.env.commands,
-        "velocity": dataclasses.replace(velocity, params={**velocity.params, "fixed": fixed}),
-    }
-    sim = dataclasses.replace(cfg.env.sim, episode_length_s=episode_s)
-    cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, sim=sim, commands=commands))
     n = episodes * len(names)
-    task = LocomotionTask(cfg, num_envs=n, seed=seed)
+    params = {**cfg.env.commands["velocity"].params, "fixed": fixed}
+    task = LocomotionTask(_check_task(cfg, episode_s, params), num_envs=n, seed=seed)
     check_obs_size(policy, task)
     alive, fell = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     total, count = np.zeros((n, 3)), np.zeros(n)
