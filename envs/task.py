@@ -120,6 +120,12 @@ class LocomotionTask:
         term = self.commands.terms.get("velocity")
         return term.value if term is not None else np.zeros((self.num_envs, 3))
 
+    def terminated(self, qpos: np.ndarray, qvel: np.ndarray, sensordata: np.ndarray, force: np.ndarray) -> np.ndarray:
+        """(n,) whether the termination terms end an episode in these physics rows (n = num_envs): how a
+        stand-in robot outside the batch (sim.robot_server) calls a fall as training did."""
+        s = self._state(qpos, qvel, sensordata, force, terminated=np.zeros(len(qpos), dtype=bool))
+        return self.termination_manager.compute(s)
+
     def torque_limits(self) -> np.ndarray:
         """Torque limit of each policy motor in each simulation as randomized, (n, num_joints)."""
         nj = self.scene.num_joints  # the policy's motors (held joints' follow them)

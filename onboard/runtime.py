@@ -42,6 +42,26 @@ def map_actions(x: np.ndarray, output: str, low: np.ndarray, high: np.ndarray) -
     return np.clip(x, low, high)
 
 
+def projected_gravity(quat: Sequence[float]) -> np.ndarray:
+    """Unit gravity (0, 0, -1) seen in the frame of a unit quaternion [w, x, y, z] (the IMU's or the base's
+    orientation in the world): what the `projected_gravity` term observes."""
+    w, x, y, z = np.asarray(quat, dtype=np.float64) / np.linalg.norm(quat)
+    return np.array([2.0 * (w * y - x * z), -2.0 * (y * z + w * x), 2.0 * (x * x + y * y) - 1.0])
+
+
+ROBOT_INPUTS = {
+    "base_ang_vel": "gyro",
+    "projected_gravity": "gravity",
+    "velocity_command": "command",
+    "joint_pos_rel": "joint_pos",
+    "joint_vel": "joint_vel",
+    "previous_action": "previous_action",
+    "base_lin_vel": "lin_vel",
+}
+"""Observation term -> the robot-side input it is built from (`BundlePolicy.observation`); a term not listed
+is read from an input of its own name (e.g. a robot that measures `feet_contact`)."""
+
+
 INCOMPLETE = "INCOMPLETE"
 """Present while export.py assembles a bundle: the runtime refuses such a folder."""
 
@@ -129,11 +149,38 @@ class BundlePolicy:
         self.action_dim = int(manifest["action"]["size"])
         robot = manifest["robot"]
         self.joint_names = list(robot["joint_names"])
-        self.default_joint_pos = np.asarray(robot["default_joint_pos"], dtype=np.float32)
+        self.default_joint_pos = np.asarray(robot["default_joint_pos"], dtype=np.float64)
         self.action_scale = float(robot["action_scale"])
         self.last_action = np.zeros((1, self.action_dim), dtype=np.float32)
         self.flagged = False
         self.source = {"kind": "bundle", "path": str(root)}
+
+    def required_inputs(self) -> list[str]:
+        """The robot-side inputs `observation` needs for this bundle's terms, in term order."""
+        return [ROBOT_INPUTS.get(t["name"], t["name"]) for t in self.manifest["observation"]["terms"]]
+
+    def observation(self, inputs: dict[str, Sequence[float]]) -> np.ndarray:
+        """The (obs_dim,) float32 observation from robot-side inputs (policy joint order), exactly as training
+        computed it: each term's value x scale, clipped, in the manifest's order. `joint_pos` is absolute (the
+        default pose is subtracted here); `gravity` may be given as `quat` [w, x, y, z] instead."""
+        if "gravity" not in inputs and "quat" in inputs:
+            inputs = {**inputs, "gravity": projected_gravity(inputs["quat"])}
+        parts = []
+        for term, key in zip(self.manifest["observation"]["terms"], self.required_inputs()):
+            if key not in inputs:
+                raise BundleError(f"observation term '{term['name']}' needs the robot input '{key}'; "
+                                  f"given: {', '.join(sorted(inputs))}")  # fmt: skip
+            value = np.asarray(inputs[key], dtype=np.float64).reshape(-1)
+            if key == "joint_pos":
+                value = value - self.default_joint_pos
+            if value.size != term["size"]:
+                raise BundleError(f"robot input '{key}' has {value.size} values; term '{term['name']}' takes "
+                                  f"{term['size']}")  # fmt: skip
+            value = value * float(term["scale"])
+            if term.get("clip") is not None:
+                value = np.clip(value, -float(term["clip"]), float(term["clip"]))
+            parts.append(value)
+        return np.concatenate(parts).astype(np.float32)
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
         """Actions for a batch of raw observations (n, obs_dim); no safety checks."""
@@ -161,8 +208,9 @@ class BundlePolicy:
         return actions[0] if single else actions
 
     def joint_targets(self, actions: np.ndarray) -> np.ndarray:
-        """Joint position targets (rad), policy joint order: default + action_scale * action."""
-        return self.default_joint_pos + self.action_scale * np.asarray(actions, dtype=np.float32)
+        """Joint position targets (rad), policy joint order: default + action_scale * action (float64, as the
+        training task computed them)."""
+        return self.default_joint_pos + self.action_scale * np.asarray(actions, dtype=np.float64)
 
 
 def load_bundle(

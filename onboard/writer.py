@@ -66,7 +66,8 @@ def write_artifacts(
     q = codegen.Int8MLP.calibrate(mlp, calibration)
     (folder / "policy.h").write_text(codegen.header(mlp))
     (folder / "policy.c").write_text(codegen.source(q))
-    shutil.copy(Path(__file__).with_name("runtime.py"), folder / "runtime.py")
+    for name in ("runtime.py", "robot_loop.py", "robot_io.py"):  # NumPy-only: the robot runs these
+        shutil.copy(Path(__file__).with_name(name), folder / name)
     for name in ("trt_build.sh", "bench_onboard.py"):
         shutil.copy(FILES_DIR / name, folder / name)
     os.chmod(folder / "trt_build.sh", 0o755)

@@ -17,6 +17,27 @@ COMMANDS = {
 
 
 @dataclass
+class DeployConfig:
+    """A deploy scenario: the bundle's robot_loop.py drives the stand-in robot (sim.robot_server) in real time."""
+
+    faults: dict[str, Any] = field(default_factory=dict)
+    """sim.robot_server.Faults fields: latency, jitter, drop, sensor noise and bias, joint order and sign, a
+    state stream that stops."""
+    loop: dict[str, Any] = field(default_factory=dict)
+    """onboard.robot_loop.LoopConfig fields (soft start, stale and miss limits, joint names and signs)."""
+    settle_s: float = 3.0
+    """Standing first, while the loop ramps to the default pose."""
+    segment_s: float = 6.0
+    """Each command of the walking check's fixed commands held this long, one after the other."""
+    measure_s: float = 3.0
+    """Tracking is measured over the last seconds of each segment."""
+    commands: list[str] | None = None
+    """Names of envs.tracking.FIXED_COMMANDS to fly (None: all)."""
+    duration_s: float | None = None
+    """Stop the robot earlier than the script's end."""
+
+
+@dataclass
 class ScenarioConfig:
     """Changes from nominal conditions: event terms, observation noise, terrain and sim fields."""
 
@@ -31,6 +52,8 @@ class ScenarioConfig:
     """Set over the policy's env.sim (physics_dt, decimation, integrator, solver, cone, contact_solref...)."""
     gates: list[str] = field(default_factory=list)
     """Gates of this scenario only, e.g. 'fall_rate<=0.1'."""
+    deploy: DeployConfig | None = None
+    """Fly the bundle through robot_loop.py against the stand-in robot instead of in the batched task."""
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 _GATE = re.compile(
-    r"^\s*(?:(?P<scenario>[A-Za-z0-9_]+)\.)?(?P<metric>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$"
+    r"^\s*(?:(?P<scenario>[A-Za-z0-9_]+)\.)?(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$"
 )
 
 

@@ -20,6 +20,12 @@ TABLE_METRICS = [
     "torque_saturation",
     "action_rate",
     "foot_slip",
+    "velocity_gap",
+    "period_p99_ms",
+    "deadline_misses",
+    "states_lost_share",
+    "hold_after_stale_ms",
+    "damped",
 ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,8 +15,10 @@ from envs import presets, task_config
 from envs.config import EventTermConfig, SimConfig, TaskConfig, TerrainConfig
 from envs.rollout import check_obs_size, rollout
 from envs.task import LocomotionTask
+from sim import deploy
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
+from sim.deploy import DEPLOY_METRICS
 from sim.gates import Gate, parse
 from sim.policy import Policy
 
@@ -178,12 +182,22 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
         names = [s for s in names if s in vcfg.scenarios]
     if not names:
         raise ValueError(f"suite '{vcfg.suite.name}' has no scenarios")
-    gates = gates_for(vcfg, names, LOCO_METRICS)
-    parts = {name: scenario_task(train_cfg, vcfg.suite.scenarios[name], vcfg) for name in names}  # validates all first
-    report = {}
+    deploys = [n for n in names if vcfg.suite.scenarios[n].deploy is not None]
+    gates = gates_for(vcfg, names, LOCO_METRICS + [m for m in DEPLOY_METRICS if m not in LOCO_METRICS])
+    if deploys and policy.source.get("kind") != "bundle":
+        raise ValueError(f"policy: scenarios {deploys} fly a bundle through its robot_loop.py; give "
+                         "policy=<bundle_dir> (from export.py)")  # fmt: skip
+    for name in deploys:
+        deploy.check(vcfg.suite.scenarios[name].deploy, f"suite.scenarios.{name}")
+    parts = {name: scenario_task(train_cfg, vcfg.suite.scenarios[name], vcfg) for name in names if name not in deploys}
+    report, references = {}, {}
     for name in names:
         t0 = time.perf_counter()
-        result = run_scenario(policy, parts[name], vcfg.episodes, vcfg.seed, vcfg.warmup_s, list(vcfg.commands))
+        if name in deploys:
+            result = deploy.run_deploy(Path(policy.source["path"]), vcfg.suite.scenarios[name].deploy, vcfg.seed,
+                                       references)  # fmt: skip
+        else:
+            result = run_scenario(policy, parts[name], vcfg.episodes, vcfg.seed, vcfg.warmup_s, list(vcfg.commands))
         verdicts = [{"gate": str(g), "value": result["metrics"][g.metric], "passed": g.check(result["metrics"][g.metric])}
                     for g in gates[name]]  # fmt: skip
         scenario = vcfg.suite.scenarios[name]
@@ -194,6 +208,7 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
                 "obs_noise_scale": scenario.obs_noise_scale,
                 "terrain": dict(scenario.terrain),
                 "sim": dict(scenario.sim),
+                "deploy": None if scenario.deploy is None else dataclasses.asdict(scenario.deploy),
             },
             **result,
             "gates": verdicts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,19 @@ def start_training(run_dir: Path, *overrides: str) -> str:
 
 TINY_QUAD = ("total_timesteps=1536", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=0",
              "checkpoint_every=0", "env.sim.episode_length_s=2.0", "walk_check_episodes=0")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A small trained policy exported by export.py itself (the export smoke test): (run, bundle, stdout).
+    Session-wide: export and deploy tests share it, and none may change it (they copy it first)."""
+    root = tmp_path_factory.mktemp("export")
+    run_dir = train_in_process(root / "run", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256",
+                               "eval_every=0", "checkpoint_every=0")  # fmt: skip
+    bundle = root / "bundle"
+    result = run_script("export.py", f"policy={run_dir}", "device=orin_nx", f"out={bundle}", "closed_loop_episodes=10",
+                        f"hydra.run.dir={root / 'export_run'}")  # fmt: skip
+    rejected = json.loads((bundle / "manifest.json").read_text())["rejected"]
+    assert result.returncode == (1 if rejected else 0), result.stderr  # exit 1 exactly when an artifact is rejected
+    assert ("error: rejected in closed loop" in result.stderr) == bool(rejected)
+    return run_dir, bundle, result.stdout

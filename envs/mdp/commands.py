@@ -20,7 +20,8 @@ class VelocityCommand:
 
     def __init__(self, task: Any, vx: list[float] = (-1.0, 1.0), vy: list[float] = (-1.0, 1.0),
                  yaw_rate: list[float] = (-1.0, 1.0), resample_s: list[float] = (5.0, 10.0), standing_share: float = 0.1,
-                 zero_share: list[float] | None = None, fixed: list[list[float]] | None = None) -> None:  # fmt: skip
+                 zero_share: list[float] | None = None, fixed: list[list[float]] | None = None,
+                 script: list[list[float]] | None = None) -> None:  # fmt: skip
         """Args:
         vx, vy, yaw_rate: [low, high] of each component.
         resample_s: each environment draws the time to its next command from this range (s).
@@ -28,6 +29,8 @@ class VelocityCommand:
         zero_share: per component (vx, vy, yaw rate), the share of draws where it alone is zero, so that pure
             forward, sideways and turning commands are practised (MuJoCo Playground's joystick does the same).
         fixed: evaluation commands: environment i always gets fixed[i % len(fixed)], never resampled.
+        script: an operator's script for every environment: [seconds, vx, vy, yaw_rate] segments in episode
+            time, the last held after the script ends (the deploy suite flies the same script on the stand-in).
         """
         where = "env.commands.velocity.params"
         for name, value in (("vx", vx), ("vy", vy), ("yaw_rate", yaw_rate)):
@@ -44,11 +47,31 @@ class VelocityCommand:
         self.resample_s = list(resample_s)
         self.standing_share = standing_share
         self.fixed = None if fixed is None else np.asarray(fixed, dtype=np.float64).reshape(-1, 3)
+        self.script = None
+        if script is not None:
+            rows = np.asarray(script, dtype=np.float64)
+            if rows.ndim != 2 or rows.shape[1] != 4 or len(rows) == 0 or (rows[:, 0] <= 0).any():
+                raise ValueError(f"{where}.script: [[seconds > 0, vx, vy, yaw_rate], ...], got {script}")
+            self.script = (np.cumsum(rows[:, 0]), rows[:, 1:])
         self.value = np.zeros((task.num_envs, 3))
         self.timer = np.zeros(task.num_envs)
 
+    def segment_at(self, t: np.ndarray) -> np.ndarray:
+        """The script's segment index at episode times t (s); times are rounded to 1 ns first, so that a
+        boundary falls on the same policy step wherever the time was summed up."""
+        ends = self.script[0]
+        return np.minimum(np.searchsorted(ends, np.round(t, 9), side="right"), len(ends) - 1)
+
+    def scripted(self, t: np.ndarray) -> np.ndarray:
+        """The script's command at episode times t (s)."""
+        return self.script[1][self.segment_at(t)]
+
     def _draw(self, ids: np.ndarray) -> None:
         rng, n = self.task.rng, len(ids)
+        if self.script is not None:
+            self.value[ids] = self.scripted(np.zeros(n))
+            self.timer[ids] = np.inf
+            return
         if self.fixed is not None:
             self.value[ids] = self.fixed[ids % len(self.fixed)]
             self.timer[ids] = np.inf
@@ -65,6 +88,10 @@ class VelocityCommand:
 
     def step(self, running: np.ndarray) -> None:
         """Advance the timers one policy step; new commands for running environments whose timer ran out."""
+        if self.script is not None:
+            ids = np.flatnonzero(running)
+            self.value[ids] = self.scripted(self.task.episode_step[ids] * self.task.dt)
+            return
         self.timer -= self.task.dt
         due = np.flatnonzero((self.timer <= 0) & running)
         if len(due):
