@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ class LoopConfig:
     """Tick on each new reading instead of the clock (a simulator stepping with the loop: exact sim-to-sim)."""
     log: str | None = "robot_loop.json"
     """Timing log written at the end (None: none)."""
+    priority: int | None = None
+    """Run under SCHED_FIFO at this priority (1-99; needs root or CAP_SYS_NICE, Linux): a robot computer's
+    usual setting against wake-up jitter. Refused or unavailable: the default scheduler, noted in the log."""
 
 
 class JointMap:
@@ -224,6 +228,7 @@ class RobotLoop:
         """Tick at the control rate until duration_s, Ctrl-C or (lockstep) the robot going quiet; damp at the
         end and write the timing log. Returns the log."""
         cfg, stop = self.cfg, "duration"
+        self.scheduler = self._realtime(cfg.priority)
         self.t0 = time.monotonic()
         end = math.inf if cfg.duration_s is None else self.t0 + cfg.duration_s
         k, seq = 0, -1
@@ -272,6 +277,17 @@ class RobotLoop:
                 Path(cfg.log).write_text(json.dumps(report, indent=2) + "\n")
         return report
 
+    @staticmethod
+    def _realtime(priority: int | None) -> str:
+        """Switch this process to SCHED_FIFO at `priority`; returns the scheduler in force, for the log."""
+        if priority is None:
+            return "default"
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(priority)))
+            return f"SCHED_FIFO {int(priority)}"
+        except (AttributeError, OSError) as err:
+            return f"default (SCHED_FIFO {priority} refused: {err})"
+
     def _wait_newer(self, seq: int, end: float) -> RobotState | None:
         quiet = time.monotonic() + max(1.0, 10 * self.stale_after)
         while time.monotonic() < min(end, quiet):
@@ -298,6 +314,7 @@ class RobotLoop:
         stats = getattr(self.robot, "stats", None)
         return {
             "stop": stop,
+            "scheduler": getattr(self, "scheduler", "default"),
             "control_period_ms": self.period * 1e3,
             "period_ms": {"p50": float(np.percentile(period, 50)), "p99": float(np.percentile(period, 99)),
                           "max": float(period.max()), "min": float(period.min())},  # fmt: skip
