@@ -148,6 +148,15 @@ class TerrainConfig:
 
 
 @dataclass
+class GaitConfig:
+    """A gait clock: each foot's phase runs from 0 to 1 once per period, offset per foot (a biped: [0, 0.5])."""
+
+    period_s: float = 0.7
+    offsets: list[float] = field(default_factory=lambda: [0.0, 0.5])
+    """One phase offset per foot of robot.feet, in [0, 1)."""
+
+
+@dataclass
 class EnvConfig:
     """An environment: a Gymnasium id (kind=gym) or a LocoForge task (kind=locoforge) and its terms."""
 
@@ -171,6 +180,8 @@ class EnvConfig:
     events: dict[str, EventTermConfig] = field(default_factory=dict)
     """Resets, domain randomization, pushes and delays, in config order (model parameters before state)."""
     curriculum: dict[str, CurriculumTermConfig] = field(default_factory=dict)
+    gait: GaitConfig | None = None
+    """A gait clock for the terms that read it (gait_clock, gait_contact); None: no clock."""
 
 
 @dataclass

@@ -27,7 +27,8 @@ def _functions(module: ModuleType) -> dict[str, Callable]:
 
 
 OBSERVATIONS = _functions(observations)
-REWARDS = {**_functions(rewards), "feet_air_time": rewards.FeetAirTime}
+REWARDS = {**_functions(rewards), "feet_air_time": rewards.FeetAirTime, "gait_contact": rewards.GaitContact,
+           "joint_deviation_l1": rewards.JointDeviationL1, "single_stance_air_time": rewards.SingleStanceAirTime}  # fmt: skip
 TERMINATIONS = _functions(terminations)
 COMMANDS, EVENTS, CURRICULUM = commands.TERMS, events.TERMS, curriculum.TERMS
 
@@ -49,9 +50,12 @@ def resolve_term(registry: Mapping[str, Callable], name: str, params: Mapping, w
 def build_term(registry: Mapping[str, Callable], name: str, params: Mapping, where: str, arg: Any) -> Callable:
     """The term as a callable: a function with its parameters bound, or a class built with `arg`."""
     term = resolve_term(registry, name, params, where)
-    if inspect.isclass(term):
+    if not inspect.isclass(term):
+        return functools.partial(term, **params)
+    try:
         return term(arg, **params)
-    return functools.partial(term, **params)
+    except ValueError as err:  # a term that cannot serve this robot or task: name the config entry
+        raise ValueError(f"{where}.{name}: {err}") from None
 
 
 class _Terms:
@@ -62,6 +66,13 @@ class _Terms:
         self.names = list(cfg)
         self.cfg = dict(cfg)
         self.terms = {n: build_term(registry, n, cfg[n].params, where, arg) for n in self.names if keep(cfg[n])}
+        if isinstance(arg, State):  # run each function term once on the probe: one that cannot serve this robot
+            for name, term in self.terms.items():  # or task (no feet, no gait clock) fails now, named
+                if isinstance(term, functools.partial):
+                    try:
+                        term(arg)
+                    except ValueError as err:
+                        raise ValueError(f"{where}.{name}: {err}") from None
 
     def reset(self, ids: np.ndarray) -> None:
         for term in self.terms.values():

@@ -95,6 +95,9 @@ class Scene:
     """sensordata index of the 'found' count of each foot geom's contact sensor, in foot_geoms order."""
     foot_starts: np.ndarray
     """Where each foot's sensors start in foot_found (np.add.reduceat offsets)."""
+    foot_frame: dict[str, np.ndarray]
+    """sensordata indices (nf, 3) of each foot element's world position `pos`, linear velocity `vel` and z axis
+    `zaxis` (framepos, framelinvel, framezaxis sensors), read at the same instant as the IMU."""
     gyro: slice
     velocimeter: slice
     base_contact: int
@@ -212,6 +215,12 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
             foot_sensors.append(f"{PREFIX}foot{i}_contact{k}")
             _add_contact_sensor(spec, foot_sensors[-1], mujoco.mjtObj.mjOBJ_GEOM, geom.name)
     _add_contact_sensor(spec, PREFIX + "base_contact", mujoco.mjtObj.mjOBJ_BODY, robot.base_body)
+    frame_obj = {"geom": mujoco.mjtObj.mjOBJ_GEOM, "site": mujoco.mjtObj.mjOBJ_SITE, "body": mujoco.mjtObj.mjOBJ_XBODY}
+    frame_sensors = {"pos": mujoco.mjtSensor.mjSENS_FRAMEPOS, "vel": mujoco.mjtSensor.mjSENS_FRAMELINVEL,
+                     "zaxis": mujoco.mjtSensor.mjSENS_FRAMEZAXIS}  # fmt: skip
+    for i, (name, kind) in enumerate(zip(robot.feet, kinds, strict=True)):
+        for what, sensor_type in frame_sensors.items():
+            spec.add_sensor(name=f"{PREFIX}foot{i}_{what}", type=sensor_type, objtype=frame_obj[kind], objname=name)
     base.add_camera(
         name=CAMERA, mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM, pos=[0, -1.8, 0.7], xyaxes=[1, 0, 0, 0, 0.36, 0.93]
     )
@@ -277,6 +286,8 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         foot_refs=[(kind, getattr(model, kind)(name).id) for name, kind in zip(robot.feet, kinds, strict=True)],
         foot_found=np.array([sensor(name)[0] for name in foot_sensors], dtype=int),
         foot_starts=np.cumsum([0] + [len(ids) for ids in foot_ids[:-1]]).astype(int),
+        foot_frame={what: np.array([sensor(f"{PREFIX}foot{i}_{what}")[0] + np.arange(3) for i in range(len(robot.feet))],
+                                   dtype=int).reshape(len(robot.feet), 3) for what in ("pos", "vel", "zaxis")},  # fmt: skip
         gyro=slice(gyro_adr, gyro_adr + 3),
         velocimeter=slice(vel_adr, vel_adr + 3),
         base_contact=int(sensor(PREFIX + "base_contact")[0]),

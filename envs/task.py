@@ -58,6 +58,9 @@ def _validate(env: EnvConfig) -> None:
         raise ValueError("env.sim: nthread >= 0 (0: all cores), max_base_speed > 0 and impratio > 0 are required")
     if sim.contact_solref is not None and (len(sim.contact_solref) != 2 or sim.contact_solref[0] <= 0):
         raise ValueError(f"env.sim.contact_solref: give [timeconst > 0, dampratio], got {list(sim.contact_solref)}")
+    if env.gait is not None and (env.gait.period_s <= 0 or any(not 0 <= o < 1 for o in env.gait.offsets)):
+        raise ValueError(f"env.gait: period_s > 0 and offsets in [0, 1) are required, got period_s={env.gait.period_s}, "
+                         f"offsets={list(env.gait.offsets)}")  # fmt: skip
     for group in ("observations", "critic_observations"):
         for name, term in getattr(env, group).items():
             if term.noise < 0 or (term.clip is not None and term.clip <= 0):
@@ -80,6 +83,9 @@ class LocomotionTask:
         self.decimation = env.sim.decimation
         self.terrain = Terrain(cfg.terrain, seed)
         self.scene: Scene = build_scene(cfg.robot, env.sim, self.terrain)
+        if env.gait is not None and len(env.gait.offsets) != len(cfg.robot.feet):
+            raise ValueError(f"env.gait.offsets: one phase offset per foot of robot.feet ({len(cfg.robot.feet)}: "
+                             f"{', '.join(cfg.robot.feet)}), got {list(env.gait.offsets)}")  # fmt: skip
         self.model = self.scene.model
         self.sim = Simulation(self.model, num_envs, env.sim.nthread if nthread is None else nthread, self.decimation,
                               self.scene.root_dof, env.sim.max_base_speed, self.scene.held_default)  # fmt: skip
@@ -145,6 +151,7 @@ class LocomotionTask:
         quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
         base_pos = qpos[:, r : r + 3]
         joint_vel = qvel[:, sc.dof_adr]
+        feet_pos = sens[:, sc.foot_frame["pos"]]
         return State(
             base_pos=base_pos, base_quat=quat, base_lin_vel=sens[:, sc.velocimeter], base_ang_vel=sens[:, sc.gyro],
             projected_gravity=projected_gravity(quat), base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
@@ -153,8 +160,18 @@ class LocomotionTask:
             min_base_height=sc.robot.min_base_height, joint_range=sc.joint_range, torque_limit=self.torque_limits()[rows],
             command=self.command[rows], action=self.action[rows], action_before=self.action_before[rows],
             feet_contact=sc.feet_contact(sens), base_contact=sens[:, sc.base_contact] > 0,
-            terminated=terminated, dt=self.dt,
+            feet_pos=feet_pos, feet_vel=sens[:, sc.foot_frame["vel"]], feet_zaxis=sens[:, sc.foot_frame["zaxis"]],
+            feet_height=feet_pos[:, :, 2] - self.terrain.height_at(feet_pos[:, :, :2].reshape(-1, 2)).reshape(feet_pos.shape[:2]),
+            terminated=terminated, dt=self.dt, joint_names=sc.joint_names, gait_phase=self._gait_phase(rows),
         )  # fmt: skip
+
+    def _gait_phase(self, rows: np.ndarray | slice) -> np.ndarray | None:
+        """Each foot's gait clock phase in [0, 1) at the episode time of simulations `rows`."""
+        gait = self.cfg.gait
+        if gait is None:
+            return None
+        t = self.episode_step[rows] * self.dt
+        return np.mod(t[:, None] / gait.period_s + np.asarray(gait.offsets)[None, :], 1.0)
 
     def observe(self, s: State, critic_state: State | None = None, noise: bool = True) -> Any:
         """The policy observation of state `s` (delayed as the robot would see it) and, when privileged terms

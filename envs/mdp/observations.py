@@ -52,6 +52,14 @@ def feet_contact(s: State) -> np.ndarray:
     return s.feet_contact.astype(np.float64)
 
 
+def gait_clock(s: State) -> np.ndarray:
+    """sin and cos of the first foot's gait phase (env.gait); the other feet keep their offsets to it."""
+    if s.gait_phase is None:
+        raise ValueError("needs a gait clock: set env.gait (period_s, offsets)")
+    angle = 2.0 * np.pi * s.gait_phase[:, 0]
+    return np.stack([np.sin(angle), np.cos(angle)], axis=1)
+
+
 CONVENTIONS = {
     "base_lin_vel": "IMU velocimeter: base linear velocity in the IMU frame (x forward, y left, z up), read one "
     "physics step before the joint readings",
@@ -65,6 +73,8 @@ CONVENTIONS = {
     "previous_action": "the policy's own previous output (before scaling); zeros at the first step of an episode",
     "base_height": "base height above the ground under it (m)",
     "feet_contact": "1 for each foot in contact, robot.feet order",
+    "gait_clock": "[sin 2 pi phase, cos 2 pi phase] with phase = (t / gait.period_s + gait.offsets[0]) mod 1 and t "
+    "the policy's own time: policy steps since it started (0 at its first step) x policy_dt; see manifest.gait",
 }
 """How a robot computes each term: frames, signs and start values (the manifest states these)."""
 
@@ -78,4 +88,5 @@ UNITS = {
     "previous_action": "1",
     "base_height": "m",
     "feet_contact": "1",
+    "gait_clock": "1",
 }

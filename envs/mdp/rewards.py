@@ -94,6 +94,104 @@ class FeetAirTime:
         return gain * moving
 
 
+def _moving(s: State, command_min: float) -> np.ndarray:
+    return np.linalg.norm(s.command[:, :2], axis=1) + np.abs(s.command[:, 2]) > command_min
+
+
+def _need_feet(s: State, at_least: int = 1) -> None:
+    if s.feet_pos.shape[1] < at_least:
+        raise ValueError(f"needs at least {at_least} feet in robot.feet; the robot has {s.feet_pos.shape[1]}")
+
+
+class SingleStanceAirTime:
+    """Bipeds: while exactly one foot is on the ground, the shortest current air or contact time of the feet,
+    capped at `threshold` (s); rewards alternating steps of a useful length. Only while commanded to move."""
+
+    def __init__(self, probe: State, threshold: float = 0.4, command_min: float = 0.1) -> None:
+        _need_feet(probe, 2)
+        self.threshold, self.command_min = threshold, command_min
+        self.air = np.zeros(probe.feet_contact.shape)
+        self.contact = np.zeros(probe.feet_contact.shape)
+
+    def reset(self, ids: np.ndarray) -> None:
+        self.air[ids] = 0.0
+        self.contact[ids] = 0.0
+
+    def __call__(self, s: State) -> np.ndarray:
+        touching = s.feet_contact
+        self.contact = np.where(touching, self.contact + s.dt, 0.0)
+        self.air = np.where(touching, 0.0, self.air + s.dt)
+        single = touching.sum(axis=1) == 1
+        time = np.where(touching, self.contact, self.air).min(axis=1)
+        return np.minimum(time, self.threshold) * single * _moving(s, self.command_min)
+
+
+def feet_slip(s: State) -> np.ndarray:
+    """Planar speed squared of the feet on the ground (m^2/s^2): a planted foot should not slide."""
+    return np.sum(np.sum(np.square(s.feet_vel[:, :, :2]), axis=2) * s.feet_contact, axis=1)
+
+
+def feet_clearance(s: State, height: float = 0.08, command_min: float = 0.1) -> np.ndarray:
+    """Swing feet below `height` (m) above the ground, weighted by their planar speed: lift the feet while
+    stepping (legged_gym's swing-height term). Only while commanded to move."""
+    _need_feet(s)
+    below = np.square(np.clip(height - s.feet_height, 0.0, None))
+    speed = np.linalg.norm(s.feet_vel[:, :, :2], axis=2)
+    return np.sum(below * speed * ~s.feet_contact, axis=1) * _moving(s, command_min)
+
+
+def feet_distance(s: State, minimum: float = 0.15) -> np.ndarray:
+    """How much closer than `minimum` (m) any two feet come in the ground plane: no crossed legs."""
+    _need_feet(s, 2)
+    xy = s.feet_pos[:, :, :2]
+    gap = np.linalg.norm(xy[:, :, None, :] - xy[:, None, :, :], axis=3)
+    i, j = np.triu_indices(xy.shape[1], k=1)
+    return np.sum(np.clip(minimum - gap[:, i, j], 0.0, None), axis=1)
+
+
+def feet_flat(s: State) -> np.ndarray:
+    """Tilt of the feet on the ground: the planar part of each planted foot's z axis, squared."""
+    return np.sum(np.sum(np.square(s.feet_zaxis[:, :, :2]), axis=2) * s.feet_contact, axis=1)
+
+
+class JointDeviationL1:
+    """Distance of the joints whose names match `joints` (a regular expression) from their default pose (rad):
+    keeps hip yaw and roll, or ankles, near home while the other joints walk."""
+
+    def __init__(self, probe: State, joints: str = ".*") -> None:
+        import re
+
+        pattern = re.compile(joints)
+        self.mask = np.array([bool(pattern.fullmatch(n)) for n in probe.joint_names])
+        if not self.mask.any():
+            raise ValueError(f"joints: '{joints}' matches none of {', '.join(probe.joint_names)}")
+
+    def reset(self, ids: np.ndarray) -> None:
+        pass
+
+    def __call__(self, s: State) -> np.ndarray:
+        return np.sum(np.abs(s.joint_pos - s.default_joint_pos)[:, self.mask], axis=1)
+
+
+class GaitContact:
+    """Feet whose contact agrees with the gait clock (env.gait): on the ground in the first stance_share of
+    their phase, in the air after it; both feet down when commanded to stand. Counts agreeing feet."""
+
+    def __init__(self, probe: State, stance_share: float = 0.55, command_min: float = 0.1) -> None:
+        if probe.gait_phase is None:
+            raise ValueError("needs a gait clock: set env.gait (period_s, offsets)")
+        if not 0.0 < stance_share < 1.0:
+            raise ValueError(f"stance_share: must be in (0, 1), got {stance_share}")
+        self.stance_share, self.command_min = stance_share, command_min
+
+    def reset(self, ids: np.ndarray) -> None:
+        pass
+
+    def __call__(self, s: State) -> np.ndarray:
+        stance = (s.gait_phase < self.stance_share) | ~_moving(s, self.command_min)[:, None]
+        return np.sum(stance == s.feet_contact, axis=1).astype(np.float64)
+
+
 def stand_still(s: State, command_min: float = 0.1) -> np.ndarray:
     """Joint deviation from the default pose while commanded to stand still (rad)."""
     standing = np.linalg.norm(s.command, axis=1) < command_min

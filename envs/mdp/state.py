@@ -30,9 +30,15 @@ class State:
     action: np.ndarray  # (n, nj) the policy's latest action
     action_before: np.ndarray  # (n, nj) the action of the step before
     feet_contact: np.ndarray  # (n, nf) bool
+    feet_pos: np.ndarray  # (n, nf, 3) world position of each foot's element (geom, site or body)
+    feet_vel: np.ndarray  # (n, nf, 3) world linear velocity of each foot's element
+    feet_zaxis: np.ndarray  # (n, nf, 3) each foot element's z axis in the world: (0, 0, 1) when flat
+    feet_height: np.ndarray  # (n, nf) foot element above the ground under it (m)
     base_contact: np.ndarray  # (n,) bool: the base touches something
     terminated: np.ndarray  # (n,) bool, set before rewards are computed
     dt: float  # policy dt (s)
+    joint_names: list[str]  # policy order: terms select joints by name pattern
+    gait_phase: np.ndarray | None  # (n, nf) each foot's gait clock phase in [0, 1); None without env.gait
 
     @property
     def num_envs(self) -> int:

@@ -18,7 +18,9 @@ def make_state(n: int = 2, **fields) -> State:
         default_joint_pos=np.zeros(nj), nominal_height=0.28, min_base_height=0.12, joint_range=np.tile([-1.0, 1.0], (nj, 1)), torque_limit=np.full((n, nj), 20.0),
         command=np.zeros((n, 3)), action=np.zeros((n, nj)), action_before=np.zeros((n, nj)),
         feet_contact=np.ones((n, nf), dtype=bool), base_contact=np.zeros(n, dtype=bool),
-        terminated=np.zeros(n, dtype=bool), dt=0.02,
+        feet_pos=np.zeros((n, nf, 3)), feet_vel=np.zeros((n, nf, 3)), feet_zaxis=np.tile([0, 0, 1.0], (n, nf, 1)),
+        feet_height=np.zeros((n, nf)), terminated=np.zeros(n, dtype=bool), dt=0.02,
+        joint_names=[f"j{i}" for i in range(nj)], gait_phase=None,
     )  # fmt: skip
     base.update(fields)
     return State(**base)
