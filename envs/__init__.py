@@ -1,6 +1,6 @@
 """LocoForge environments: the batched locomotion task, its Gymnasium ids, `task_config` and `make_vec`.
 
-Importing `envs` registers `LocoForge/QuadrupedFlat-v0` and `LocoForge/QuadrupedRough-v0`.
+Importing `envs` registers `LocoForge/QuadrupedFlat-v0`, `LocoForge/QuadrupedRough-v0` and `LocoForge/BipedFlat-v0`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ headless_default()  # Gymnasium's render checks and our renderers need a GL back
 TASKS = {
     "LocoForge/QuadrupedFlat-v0": "quadruped_flat",
     "LocoForge/QuadrupedRough-v0": "quadruped_rough",
+    "LocoForge/BipedFlat-v0": "biped_flat",
 }
 
 

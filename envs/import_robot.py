@@ -137,8 +137,9 @@ def _yaml(cfg: dict, mjcf: Path, notes: list[str]) -> str:
     return "\n".join(lines) + "\n" + body
 
 
-def drop_test(robot_yaml: Path, seconds: float = 2.0) -> tuple[list[tuple[str, str]], list[str], float]:
-    """Zero action for `seconds` on flat ground without randomization: what happened, warnings, settled height."""
+def drop_test(robot_yaml: Path, seconds: float = 2.0) -> tuple[list[tuple[str, str]], list[str], float | None]:
+    """Zero action for `seconds` on flat ground without randomization: what happened, warnings, and the settled
+    height (None when the robot did not stand: a biped needs its policy to balance)."""
     from envs import task_config
     from envs.task import LocomotionTask
 
@@ -166,7 +167,11 @@ def drop_test(robot_yaml: Path, seconds: float = 2.0) -> tuple[list[tuple[str, s
             (f"stable for {seconds:g} s", "yes" if not fell and tilt < 0.5 else "NO")]  # fmt: skip
     warnings = list(sc.summary["warnings"])
     warnings += [f"foot {f} never touched the ground" for f, p in zip(robot.feet, share, strict=True) if p == 0]
-    if fell or tilt >= 0.5:
+    stood = not fell and tilt < 0.5
+    if not stood and len(robot.feet) == 2:
+        warnings.append(f"the biped did not stand for {seconds:g} s at zero action (tilt {np.degrees(tilt):.0f} deg), as "
+                        "bipeds do without a policy balancing them; nominal_height is the keyframe's")  # fmt: skip
+    elif not stood:
         warnings.append(f"the robot did not stand for {seconds:g} s at its default pose (tilt {np.degrees(tilt):.0f} deg); "
                         "check default_joint_pos, kp and spawn_height")  # fmt: skip
     if speed > 0.05:
@@ -174,7 +179,7 @@ def drop_test(robot_yaml: Path, seconds: float = 2.0) -> tuple[list[tuple[str, s
         warnings.append(f"the robot does not come to rest ({speed:.2f} m/s after {seconds:g} s) at physics_dt "
                         f"{cfg.env.sim.physics_dt:g} ({file_dt[0] if file_dt else ''}): the file's contact settings may "
                         "need its own timestep (env.sim.physics_dt and env.sim.decimation)")  # fmt: skip
-    return rows, [sc.summary_line(), *warnings], float(s.base_height[0])
+    return rows, [sc.summary_line(), *warnings], float(s.base_height[0]) if stood else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,9 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         tmp = out.with_name(f".{out.stem}.importing.yaml")
         tmp.write_text(_yaml(cfg, mjcf, notes))
         rows, warnings, settled = drop_test(tmp)
-        # the heights the task's terms use: as the robot settled, not as the keyframe guessed
-        cfg.update(nominal_height=round(settled, 3), min_base_height=round(0.4 * settled, 3))
-        tmp.write_text(_yaml(cfg, mjcf, [*notes, "nominal_height: the base height the drop test settled at"]))
+        if settled is not None:  # the heights the task's terms use: as the robot settled, not as the keyframe guessed
+            cfg.update(nominal_height=round(settled, 3), min_base_height=round(0.4 * settled, 3))
+            notes = [*notes, "nominal_height: the base height the drop test settled at"]
+        else:
+            cfg.update(min_base_height=round(0.6 * cfg["nominal_height"], 3))
+            notes = [*notes, "nominal_height: the keyframe's base height (the robot did not stand unaided)"]
+        tmp.write_text(_yaml(cfg, mjcf, notes))
         tmp.replace(out)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
@@ -209,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:<{width}}  {value}")
     for line in warnings:
         print(("  " if line.startswith("robot ") else "  WARNING ") + line)
-    print(f"train it: python train.py --config-dir {out.parent.parent} robot={out.stem}")
+    env = " env=biped_flat" if len(cfg["feet"]) == 2 else ""
+    print(f"train it: python train.py --config-dir {out.parent.parent} robot={out.stem}{env}")
     return 0
 
 

@@ -65,7 +65,8 @@ def foot_kinds(spec: mujoco.MjSpec, feet: list[str], mjcf: Path) -> list[str]:
 
 def foot_geoms(spec: mujoco.MjSpec, probe: mujoco.MjModel, feet: list[str], kinds: list[str], mjcf: Path) -> list[list]:
     """The collision geoms (spec elements) of each foot: a geom itself; every collision geom of a body; for a
-    site, the collision geoms of its body that reach within FOOT_REACH of it at the reference pose."""
+    site, the collision geoms of its body that reach within FOOT_REACH of it at the reference pose, else (a sole
+    site among contact points, as G1's four spheres) those whose lowest point is within FOOT_REACH of its height."""
     data = mujoco.MjData(probe)
     mujoco.mj_kinematics(probe, data)
     geoms = list(spec.geoms)  # compiled in this order: spec index == model id
@@ -80,12 +81,14 @@ def foot_geoms(spec: mujoco.MjSpec, probe: mujoco.MjModel, feet: list[str], kind
             site = probe.site(foot).id
             body = probe.site_bodyid[site]
             gap = np.linalg.norm(data.geom_xpos - data.site_xpos[site], axis=1) - probe.geom_rbound
-            found = [
-                g for i, g in enumerate(geoms) if probe.geom_bodyid[i] == body and _collides(g) and gap[i] <= FOOT_REACH
-            ]
+            mine = [i for i, g in enumerate(geoms) if probe.geom_bodyid[i] == body and _collides(g)]
+            found = [geoms[i] for i in mine if gap[i] <= FOOT_REACH]
+            if not found:
+                bottom = data.geom_xpos[:, 2] - probe.geom_rbound
+                found = [geoms[i] for i in mine if abs(bottom[i] - data.site_xpos[site, 2]) <= FOOT_REACH]
         if not found:
             raise ValueError(f"robot.feet: {kind} '{foot}' of {mjcf.name} has no collision geom "
-                             f"{'on its body' if kind == 'body' else f'within {FOOT_REACH} m of it'}; name the foot's geom "
+                             f"{'on its body' if kind == 'body' else f'within {FOOT_REACH} m of it or of its height'}; name the foot's geom "
                              "or body instead")  # fmt: skip
         out.append(found)
     return out

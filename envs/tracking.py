@@ -103,11 +103,13 @@ class HoldResult:
 
 
 def hold_commands(policy: Callable[[np.ndarray], np.ndarray], cfg: TaskConfig, episodes: int = 16,
-                  episode_s: float = 10.0, last_s: float = 5.0, seed: int = 12345) -> list[HoldResult]:  # fmt: skip
-    """Each of FIXED_COMMANDS held for whole episodes in the task's randomization: the mean velocity over the
-    last `last_s` seconds against the command, and the falls."""
-    names = list(FIXED_COMMANDS)
-    fixed = [list(FIXED_COMMANDS[n]) for n in names]
+                  episode_s: float = 10.0, last_s: float = 5.0, seed: int = 12345,
+                  commands: dict[str, tuple[float, float, float]] | None = None) -> list[HoldResult]:  # fmt: skip
+    """Each fixed command (FIXED_COMMANDS by default) held for whole episodes in the task's randomization: the
+    mean velocity over the last `last_s` seconds against the command, and the falls."""
+    commands = FIXED_COMMANDS if commands is None else commands
+    names = list(commands)
+    fixed = [list(commands[n]) for n in names]
     n = episodes * len(names)
     params = {**cfg.env.commands["velocity"].params, "fixed": fixed}
     task = LocomotionTask(_check_task(cfg, episode_s, params), num_envs=n, seed=seed)

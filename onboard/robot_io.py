@@ -1,5 +1,6 @@
-"""The robot interface of robot_loop.py: what a robot (or its SDK wrapper) implements, and UdpRobot, the
-implementation that talks to the stand-in robot (python -m sim.robot_server). NumPy and the standard library."""
+"""The robot interface of robot_loop.py: what a robot (or its SDK wrapper) implements, how its joints map onto
+the bundle's (JointMap), and UdpRobot, the implementation that talks to the stand-in robot
+(python -m sim.robot_server). NumPy and the standard library."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+if __package__:  # inside the LocoForge repository
+    from .runtime import BundleError
+else:  # inside a bundle: runtime.py sits beside this file
+    from runtime import BundleError  # type: ignore[no-redef]
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value where Python does not name it
 
@@ -50,6 +56,48 @@ class Robot(Protocol):
     def send(self, q_target: np.ndarray, kp: np.ndarray, kd: np.ndarray, mode: str) -> None:
         """PD targets for every joint of `read_state().names`, in that order: tau = kp (q_target - q) - kd dq."""
         ...
+
+
+class JointMap:
+    """The robot's joints <-> the bundle's policy and held joints, by name and sign."""
+
+    def __init__(self, robot_names: list[str], manifest: dict, names: dict[str, str], signs: dict[str, float]) -> None:
+        robot = manifest["robot"]
+        held = robot.get("held_joints") or {"joint_names": [], "target": [], "kp": [], "kd": []}
+        bundle = list(robot["joint_names"]) + list(held["joint_names"])
+        unknown = sorted(set(names.values()) - set(bundle)) + sorted(set(signs) - set(bundle))
+        if unknown:
+            raise BundleError(f"joint map names {unknown}, which are not joints of the bundle; its joints: {bundle}")
+        if any(abs(abs(float(v)) - 1.0) > 0 for v in signs.values()):
+            raise BundleError(f"signs: each is +1 or -1, got {dict(signs)}")
+        as_bundle = [names.get(n, n) for n in robot_names]
+        extra = [n for n, b in zip(robot_names, as_bundle) if b not in bundle]
+        missing = [b for b in bundle if b not in as_bundle]
+        if extra or missing:
+            raise BundleError(f"robot joints {extra} are not in the bundle and bundle joints {missing} are not on the "
+                              f"robot; map names with LoopConfig.names (robot name -> bundle name)")  # fmt: skip
+        index = {b: i for i, b in enumerate(as_bundle)}
+        self.size = len(robot_names)
+        self.policy = np.array([index[b] for b in robot["joint_names"]], dtype=int)
+        self.held = np.array([index[b] for b in held["joint_names"]], dtype=int)
+        sign = np.array([float(signs.get(b, 1.0)) for b in as_bundle])
+        self.sign = sign
+        self.kp, self.kd = np.zeros(self.size), np.zeros(self.size)
+        self.kp[self.policy], self.kd[self.policy] = robot["kp"], robot["kd"]
+        self.held_target = np.asarray(held["target"], dtype=np.float64)
+        if len(self.held):
+            self.kp[self.held], self.kd[self.held] = held["kp"], held["kd"]
+
+    def to_policy(self, values: np.ndarray) -> np.ndarray:
+        """Robot-order joint values -> the policy's joints, in the bundle's order and sign."""
+        return (self.sign * np.asarray(values, dtype=np.float64))[self.policy]
+
+    def to_robot(self, policy_target: np.ndarray) -> np.ndarray:
+        """Policy-joint targets (bundle order and sign), held joints at their targets -> robot-order targets."""
+        out = np.zeros(self.size)
+        out[self.policy] = policy_target
+        out[self.held] = self.held_target
+        return self.sign * out
 
 
 class UdpRobot:

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 if __package__:  # inside the LocoForge repository
-    from .robot_io import Robot, RobotState, UdpRobot
+    from .robot_io import JointMap, Robot, RobotState, UdpRobot
     from .runtime import BundleError, BundlePolicy, load_bundle
 else:  # inside a bundle: robot_io.py and runtime.py sit beside this file
-    from robot_io import Robot, RobotState, UdpRobot  # type: ignore[no-redef]
+    from robot_io import JointMap, Robot, RobotState, UdpRobot  # type: ignore[no-redef]
     from runtime import BundleError, BundlePolicy, load_bundle  # type: ignore[no-redef]
 
 MODES = ("ramp", "policy", "hold", "damp")
@@ -65,48 +65,6 @@ class LoopConfig:
     usual setting against wake-up jitter. Refused or unavailable: the default scheduler, noted in the log."""
 
 
-class JointMap:
-    """The robot's joints <-> the bundle's policy and held joints, by name and sign."""
-
-    def __init__(self, robot_names: list[str], manifest: dict, names: dict[str, str], signs: dict[str, float]) -> None:
-        robot = manifest["robot"]
-        held = robot.get("held_joints") or {"joint_names": [], "target": [], "kp": [], "kd": []}
-        bundle = list(robot["joint_names"]) + list(held["joint_names"])
-        unknown = sorted(set(names.values()) - set(bundle)) + sorted(set(signs) - set(bundle))
-        if unknown:
-            raise BundleError(f"joint map names {unknown}, which are not joints of the bundle; its joints: {bundle}")
-        if any(abs(abs(float(v)) - 1.0) > 0 for v in signs.values()):
-            raise BundleError(f"signs: each is +1 or -1, got {dict(signs)}")
-        as_bundle = [names.get(n, n) for n in robot_names]
-        extra = [n for n, b in zip(robot_names, as_bundle) if b not in bundle]
-        missing = [b for b in bundle if b not in as_bundle]
-        if extra or missing:
-            raise BundleError(f"robot joints {extra} are not in the bundle and bundle joints {missing} are not on the "
-                              f"robot; map names with LoopConfig.names (robot name -> bundle name)")  # fmt: skip
-        index = {b: i for i, b in enumerate(as_bundle)}
-        self.size = len(robot_names)
-        self.policy = np.array([index[b] for b in robot["joint_names"]], dtype=int)
-        self.held = np.array([index[b] for b in held["joint_names"]], dtype=int)
-        sign = np.array([float(signs.get(b, 1.0)) for b in as_bundle])
-        self.sign = sign
-        self.kp, self.kd = np.zeros(self.size), np.zeros(self.size)
-        self.kp[self.policy], self.kd[self.policy] = robot["kp"], robot["kd"]
-        self.held_target = np.asarray(held["target"], dtype=np.float64)
-        if len(self.held):
-            self.kp[self.held], self.kd[self.held] = held["kp"], held["kd"]
-
-    def to_policy(self, values: np.ndarray) -> np.ndarray:
-        """Robot-order joint values -> the policy's joints, in the bundle's order and sign."""
-        return (self.sign * np.asarray(values, dtype=np.float64))[self.policy]
-
-    def to_robot(self, policy_target: np.ndarray) -> np.ndarray:
-        """Policy-joint targets (bundle order and sign), held joints at their targets -> robot-order targets."""
-        out = np.zeros(self.size)
-        out[self.policy] = policy_target
-        out[self.held] = self.held_target
-        return self.sign * out
-
-
 class RobotLoop:
     """Runs a bundle on a robot at the manifest's control rate, with the safety rules of LoopConfig."""
 
@@ -126,6 +84,7 @@ class RobotLoop:
         self.action = np.zeros(self.policy.action_dim)
         self.ramp_from: np.ndarray | None = None
         self.policy_since = math.inf
+        self.policy_steps = 0
         self.bad = self.misses = 0
         self.holds: list[list[float]] = []
         """[time since start (s), ms the reading was past stale_after] at each entry into hold."""
@@ -177,6 +136,7 @@ class RobotLoop:
         if self.policy.flagged:
             return self._send(now, "hold", self.last_target)
         self.action = np.asarray(action, dtype=np.float64)
+        self.policy_steps += 1  # the policy's own clock (a gait clock reads it): one period per step
         target = self.map.to_robot(self.policy.joint_targets(self.action))
         return self._send(now, "policy", target)
 
@@ -189,6 +149,7 @@ class RobotLoop:
         if alpha >= 1.0:
             self.policy_since = now  # the next fresh period runs the policy, from a zero previous action
             self.action[:] = 0.0
+            self.policy_steps = 0
         return mode
 
     def _command(self, state: RobotState) -> np.ndarray:
@@ -196,7 +157,8 @@ class RobotLoop:
 
     def _inputs(self, state: RobotState) -> dict[str, np.ndarray]:
         inputs = {"gyro": state.gyro, "command": self._command(state), "previous_action": self.action,
-                  "joint_pos": self.map.to_policy(state.q), "joint_vel": self.map.to_policy(state.dq), **state.extra}  # fmt: skip
+                  "joint_pos": self.map.to_policy(state.q), "joint_vel": self.map.to_policy(state.dq),
+                  "time_s": self.policy_steps * self.period, **state.extra}  # fmt: skip
         inputs["gravity" if state.gravity is not None else "quat"] = (
             state.gravity if state.gravity is not None else state.quat
         )

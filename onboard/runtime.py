@@ -57,6 +57,7 @@ ROBOT_INPUTS = {
     "joint_vel": "joint_vel",
     "previous_action": "previous_action",
     "base_lin_vel": "lin_vel",
+    "gait_clock": "time_s",
 }
 """Observation term -> the robot-side input it is built from (`BundlePolicy.observation`); a term not listed
 is read from an input of its own name (e.g. a robot that measures `feet_contact`)."""
@@ -84,6 +85,7 @@ def contract(manifest: dict) -> dict:
             "policy": {
                 k: manifest["policy"][k] for k in ("layers", "activations", "output", "action_low", "action_high")
             },
+            **({"gait": manifest["gait"]} if manifest.get("gait") is not None else {}),
         }
     except (KeyError, TypeError) as err:
         raise BundleError(f"manifest.json lacks {err} of the contract; export the bundle again") from None
@@ -171,6 +173,10 @@ class BundlePolicy:
                 raise BundleError(f"observation term '{term['name']}' needs the robot input '{key}'; "
                                   f"given: {', '.join(sorted(inputs))}")  # fmt: skip
             value = np.asarray(inputs[key], dtype=np.float64).reshape(-1)
+            if key == "time_s":  # the gait clock, from the policy's own time and manifest.gait
+                gait = self.manifest["gait"]
+                angle = 2.0 * np.pi * np.mod(value / float(gait["period_s"]) + float(gait["offsets"][0]), 1.0)
+                value = np.concatenate([np.sin(angle), np.cos(angle)])
             if key == "joint_pos":
                 value = value - self.default_joint_pos
             if value.size != term["size"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -154,6 +155,7 @@ def manifest_body(cfg: Any, mlp: MLP, run: dict[str, Any], device: dict[str, Any
             "flops": mlp.flops(),
         },  # fmt: skip
         "device": device,
+        **({"gait": dataclasses.asdict(task.cfg.gait)} if task.cfg.gait is not None else {}),
     }
 
 

@@ -29,20 +29,25 @@ class Physics:
 
     def __init__(self, task: Any, friction: list[float] | None = None, added_mass: list[float] | None = None,
                  com_offset: list[float] | None = None, motor_strength: list[float] | None = None,
-                 kp_scale: list[float] | None = None, kd_scale: list[float] | None = None) -> None:  # fmt: skip
+                 kp_scale: list[float] | None = None, kd_scale: list[float] | None = None,
+                 added_mass_share: list[float] | None = None) -> None:  # fmt: skip
         """Args:
         friction: multiplier on every geom's sliding friction. added_mass: kg added to the base body.
+        added_mass_share: added to the base as a share of the whole robot's mass (a payload that scales with the
+            robot: 0.25 is 3.0 kg on the quadruped, 3.8 kg on the biped); adds to added_mass.
         com_offset: uniform offset of the base's centre of mass on each axis (m).
         motor_strength: multiplier on motor torque and its limit. kp_scale, kd_scale: multipliers on the PD gains.
         """
         for name, value in (("friction", friction), ("motor_strength", motor_strength), ("kp_scale", kp_scale),
                             ("kd_scale", kd_scale)):  # fmt: skip
             check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=True)
-        for name, value in (("added_mass", added_mass), ("com_offset", com_offset)):
+        for name, value in (("added_mass", added_mass), ("com_offset", com_offset), ("added_mass_share", added_mass_share)):
             check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=False)
         self.task, batch, sc = task, task.batch, task.scene
         self.ranges = {"friction": friction, "added_mass": added_mass, "com_offset": com_offset,
-                       "motor_strength": motor_strength, "kp_scale": kp_scale, "kd_scale": kd_scale}  # fmt: skip
+                       "motor_strength": motor_strength, "kp_scale": kp_scale, "kd_scale": kd_scale,
+                       "added_mass_share": added_mass_share}  # fmt: skip
+        self.robot_mass = float(task.model.body_subtreemass[sc.base_body])
         self.base = sc.base_body
         self.nominal_friction = task.model.geom_friction[:, 0].copy()
         self.nominal_mass = float(task.model.body_mass[self.base])
@@ -58,6 +63,8 @@ class Physics:
         r, rng, n, sc = self.ranges, self.task.rng, len(ids), self.task.scene
         self.friction[ids, :, 0] = self.nominal_friction * _draw(rng, r["friction"], n, 1.0)[:, None]
         self.mass[ids, self.base] = self.nominal_mass + _draw(rng, r["added_mass"], n, 0.0)
+        if r["added_mass_share"] is not None:
+            self.mass[ids, self.base] += self.robot_mass * _draw(rng, r["added_mass_share"], n, 0.0)
         self.ipos[ids, self.base] = self.nominal_ipos + _draw(rng, r["com_offset"], n, 0.0, (3,))
         strength = _draw(rng, r["motor_strength"], n, 1.0)[:, None]
         kp = sc.kp * strength * _draw(rng, r["kp_scale"], n, 1.0)[:, None]
@@ -68,7 +75,7 @@ class Physics:
         self.bias[ids, :nj, 2] = -kd
         self.forcerange[ids, :nj, 0] = -sc.torque_limit * strength
         self.forcerange[ids, :nj, 1] = sc.torque_limit * strength
-        if r["added_mass"] is not None or r["com_offset"] is not None:
+        if r["added_mass"] is not None or r["com_offset"] is not None or r["added_mass_share"] is not None:
             self.task.batch.set_const(ids)
 
 

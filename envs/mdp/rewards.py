@@ -155,14 +155,15 @@ def feet_flat(s: State) -> np.ndarray:
 
 
 class JointDeviationL1:
-    """Distance of the joints whose names match `joints` (a regular expression) from their default pose (rad):
-    keeps hip yaw and roll, or ankles, near home while the other joints walk."""
+    """Distance of the joints whose names contain a match of `joints` (a regular expression, searched, so one
+    pattern serves `left_hip_yaw` and `left_hip_yaw_joint`) from their default pose (rad): keeps hip yaw and
+    roll, or ankles, near home while the other joints walk."""
 
     def __init__(self, probe: State, joints: str = ".*") -> None:
         import re
 
         pattern = re.compile(joints)
-        self.mask = np.array([bool(pattern.fullmatch(n)) for n in probe.joint_names])
+        self.mask = np.array([bool(pattern.search(n)) for n in probe.joint_names])
         if not self.mask.any():
             raise ValueError(f"joints: '{joints}' matches none of {', '.join(probe.joint_names)}")
 

@@ -97,7 +97,7 @@ def test_task_config_from_every_source_is_the_same(tmp_path):
     robot_file = tmp_path / "my_robot.yaml"
     robot_file.write_text(OmegaConf.to_yaml(OmegaConf.structured(from_train.robot)))
     assert task_config(robot=str(robot_file)).robot == from_train.robot
-    with pytest.raises(ValueError, match="robot: unknown preset 'spot'; accepted: quadruped, quadruped_large"):
+    with pytest.raises(ValueError, match="robot: unknown preset 'spot'; accepted: biped, quadruped, quadruped_large"):
         task_config(robot="spot")
     with pytest.raises(ValueError, match=r"task config: unknown override\(s\) \['robott'\]; accepted: env, robot"):
         task_config(robott="quadruped")

@@ -13,13 +13,15 @@ from envs import task_config
 from envs.task import LocomotionTask
 
 
-@pytest.mark.parametrize("env_id", ["LocoForge/QuadrupedFlat-v0", "LocoForge/QuadrupedRough-v0"])
-def test_gym_ids_pass_both_checkers(env_id):
+@pytest.mark.parametrize("env_id,obs_dim", [("LocoForge/QuadrupedFlat-v0", 45), ("LocoForge/QuadrupedRough-v0", 45),
+                                            ("LocoForge/BipedFlat-v0", 47)])  # fmt: skip
+def test_gym_ids_pass_both_checkers(env_id, obs_dim):
+    assert set(envs.TASKS) == {"LocoForge/QuadrupedFlat-v0", "LocoForge/QuadrupedRough-v0", "LocoForge/BipedFlat-v0"}
     env = gym.make(env_id)
     gym_check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(gym.make(env_id).unwrapped, warn=True)
     obs, _ = env.reset(seed=1)
-    assert set(obs) == {"policy", "critic"} and obs["policy"].shape == (45,)
+    assert set(obs) == {"policy", "critic"} and obs["policy"].shape == (obs_dim,)
 
 
 def test_make_vec_returns_a_batched_vecenv():
