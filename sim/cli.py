@@ -1,4 +1,5 @@
-"""`python validate.py` / `locoforge-validate`: compose configs/validate.yaml with Hydra and validate.
+"""`python validate.py` / `locoforge-validate` (configs/validate.yaml) and `python play.py` / `locoforge-play`
+(configs/play.yaml): compose the config with Hydra and run.
 
 Exit codes: 0 every gate passed, 1 a gate failed, 2 bad input (Hydra's own config errors included).
 """
@@ -49,3 +50,24 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     run(_main, lambda: _gates_failed)  # 1 is the answer "a gate failed"
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="play")
+def _play(cfg: DictConfig) -> None:
+    from omegaconf import OmegaConf
+
+    from sim.play import main as play_main
+
+    try:
+        code = play_main(OmegaConf.to_object(cfg))
+    except (ValueError, FileNotFoundError, BundleError) as err:
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+def play() -> None:
+    """`python play.py` / `locoforge-play`."""
+    run(_play)

@@ -90,8 +90,26 @@ class ValidateConfig:
     """Action delay added to every scenario, e.g. a device's estimated inference latency."""
 
 
+@dataclass
+class PlayConfig:
+    """`python play.py policy=<run_dir or bundle_dir> [viewer=window|browser|headless]`."""
+
+    policy: str | None = None
+    viewer: str = "browser"
+    """window: MuJoCo's viewer (needs a display); browser: a page served on host:port; headless: run `script`."""
+    terrain: Any = None
+    """A terrain preset name or fields set over the policy's own ground (None: the ground it trained on)."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    script: list[list[float]] = field(default_factory=lambda: [[3.0, 0.0, 0.0, 0.0], [5.0, 0.5, 0.0, 0.0],
+                                                               [5.0, 0.0, 0.3, 0.0], [5.0, 0.0, 0.0, 0.8]])
+    """viewer=headless: [[seconds, vx, vy, yaw_rate], ...] flown one after the other."""
+    seed: int = 0
+
+
 def register() -> None:
     ConfigStore.instance().store(name="validate_schema", node=ValidateConfig)
+    ConfigStore.instance().store(name="play_schema", node=PlayConfig)
 
 
 def load_suite(name: str) -> SuiteConfig:

@@ -112,11 +112,15 @@ def fly(bundle: Path, cfg: DeployConfig, seed: int = 0, workdir: Path | None = N
         (tmp / "loop_config.json").write_text(json.dumps(cfg.loop))
         server, port = _start_server(bundle, cfg, script, tmp / "server.json", seed)
         duration = cfg.duration_s if cfg.duration_s is not None else sum(p["seconds"] for p in script)
+        # the bundle's own loop; a bundle exported before bundles carried one flies this checkout's
+        own = bundle / "robot_loop.py"
+        loop_cmd = [str(own)] if own.is_file() else ["-m", "onboard.robot_loop", "--bundle", str(bundle)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         try:
             loop = subprocess.run(
-                [sys.executable, str(bundle / "robot_loop.py"), "--udp", f"127.0.0.1:{port}", "--config",
-                 str(tmp / "loop_config.json"), "--duration", str(duration + 2.0), "--log", str(tmp / "loop.json")],
-                capture_output=True, text=True, timeout=duration + 60, cwd=tmp,
+                [sys.executable, *loop_cmd, "--udp", f"127.0.0.1:{port}", "--config", str(tmp / "loop_config.json"),
+                 "--duration", str(duration + 2.0), "--log", str(tmp / "loop.json")],
+                capture_output=True, text=True, timeout=duration + 60, cwd=tmp, env=env,
             )  # fmt: skip
             server.wait(timeout=30)
         finally:

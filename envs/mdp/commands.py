@@ -83,6 +83,11 @@ class VelocityCommand:
         self.value[ids] = cmd
         self.timer[ids] = rng.uniform(self.resample_s[0], self.resample_s[1], size=n)
 
+    def hold(self, ids: np.ndarray, value: np.ndarray) -> None:
+        """An operator's command (play, teleoperation) for simulations ids, held until set again."""
+        self.value[ids] = value
+        self.timer[ids] = np.inf
+
     def reset(self, ids: np.ndarray) -> None:
         self._draw(ids)
 

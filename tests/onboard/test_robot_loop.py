@@ -255,3 +255,19 @@ def test_deploy_scenario_reports_tracking_against_the_batched_task(exported, tmp
     assert s["metrics"]["velocity_gap"] == pytest.approx(max(abs(forward["vx"] - forward["vx_in_process"]),
                                                              abs(forward["vy"] - forward["vy_in_process"])))  # fmt: skip
     assert 19.0 < s["metrics"]["period_p50_ms"] < 21.0 and s["loop"]["counts"]["ticks"] > 100
+
+
+def test_the_release_policy_tracks_through_the_loop_as_in_the_batched_task():
+    """Real time, two processes, UDP: the walking fixture (the default run's policy) holds vx 0.5 through
+    robot_loop.py within 0.05 m/s of the same bundle in the batched task, without a fall."""
+    from sim.config import DeployConfig
+    from sim.deploy import fly, measure, operator_script, reference
+
+    walker = REPO / "tests" / "fixtures" / "walking_quadruped"
+    cfg = DeployConfig(settle_s=2.0, segment_s=5.0, measure_s=2.5, commands=["forward 0.5"], loop={"soft_start_s": 1.0})
+    ref = reference(walker, operator_script(cfg), cfg.measure_s, episodes=4, seed=0)
+    result = measure(fly(walker, cfg), ref, cfg)
+    m, forward = result["metrics"], result["commands"]["forward 0.5"]
+    assert m["fall_rate"] == 0.0 and forward["vx"] == pytest.approx(0.5, abs=0.1)
+    assert m["velocity_gap"] <= 0.05, forward
+    assert result["loop"]["stop"] == "robot closed" and m["deadline_misses"] == 0
