@@ -224,9 +224,11 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
     base.add_camera(
         name=CAMERA, mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM, pos=[0, -1.8, 0.7], xyaxes=[1, 0, 0, 0, 0.36, 0.93]
     )
-    spec.worldbody.add_light(
-        name=PREFIX + "sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
-    )
+    spec.worldbody.add_light(name=PREFIX + "sun", pos=[0, 0, 5], dir=[0, 0, -1],
+                             type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, castshadow=False, diffuse=[0.5, 0.5, 0.5])  # fmt: skip
+    base.add_light(name=PREFIX + "key", pos=[0.8, -0.6, 2.5], dir=[-0.3, 0.25, -1], mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM,
+                   type=mujoco.mjtLightType.mjLIGHT_SPOT, cutoff=50, castshadow=True, diffuse=[0.6, 0.6, 0.6])  # fmt: skip
+    spec.visual.quality.shadowsize = 4096
     terrain.add_to_spec(spec)
 
     spec.option.timestep = sim.physics_dt

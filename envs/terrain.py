@@ -112,8 +112,17 @@ class Terrain:
         return (nx - 1) * self.cell, (ny - 1) * self.cell
 
     def add_to_spec(self, spec: mujoco.MjSpec) -> None:
-        """Add the ground (plane, plus the heightfield when there is one) to a model spec."""
+        """Add the ground (plane, plus the heightfield when there is one) to a model spec, with a checker
+        texture and a sky that make motion easy to read in video and viewers (visual only: no physics)."""
         lo, hi = float(self.heights.min()), float(self.heights.max())
+        spec.add_texture(name=PREFIX + "sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                         builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, rgb1=[0.6, 0.75, 0.9], rgb2=[0.1, 0.15, 0.25],
+                         width=256, height=1536)  # fmt: skip
+        spec.add_texture(name=PREFIX + "checker", type=mujoco.mjtTexture.mjTEXTURE_2D,
+                         builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, rgb1=[0.33, 0.37, 0.42], rgb2=[0.45, 0.49, 0.54],
+                         mark=mujoco.mjtMark.mjMARK_EDGE, markrgb=[0.62, 0.64, 0.66], width=256, height=256)  # fmt: skip
+        material = spec.add_material(name=PREFIX + "ground", texrepeat=[1, 1], texuniform=True, reflectance=0.05)
+        material.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = PREFIX + "checker"
         spec.worldbody.add_geom(
             name=PREFIX + "ground",
             type=mujoco.mjtGeom.mjGEOM_PLANE,
@@ -122,7 +131,7 @@ class Terrain:
             friction=[self.cfg.friction, 0.02, 0.01],
             contype=1,
             conaffinity=1,
-            rgba=[0.3, 0.35, 0.4, 1],
+            material=PREFIX + "ground",
         )
         if self.is_plane:
             return
@@ -145,7 +154,7 @@ class Terrain:
             friction=[self.cfg.friction, 0.02, 0.01],
             contype=1,
             conaffinity=1,
-            rgba=[0.45, 0.45, 0.42, 1],
+            material=PREFIX + "ground",
         )
 
     def height_at(self, xy: np.ndarray) -> np.ndarray:

@@ -91,6 +91,9 @@ def write(report: dict[str, Any], out: Path) -> None:
     lines += [""] + [f"![{p}]({p})" for p in report["plots"]]
     video = report["video"]
     lines += ["", f"Video: {video['path']}" if video["made"] else f"Video not made: {video['reason']}", ""]
+    worst = report.get("worst_video")
+    if worst and worst["made"]:
+        lines += [f"Worst scenario ({worst['scenario']}): {worst['path']}", ""]
     atomic_write(out / "report.md", "\n".join(lines))
     rows = "".join(
         f"<tr><td>{html.escape(n)}</td><td>{v}</td>" + "".join(f"<td>{_fmt(report['scenarios'][n]['metrics'].get(m))}</td>" for m in metric_names) + "</tr>"
@@ -101,6 +104,8 @@ def write(report: dict[str, Any], out: Path) -> None:
             f"<table border='1'><tr><th>scenario</th><th>verdict</th>" + "".join(f"<th>{m}</th>" for m in metric_names) + f"</tr>{rows}</table>"
             + "".join(f"<p><img src='{p}'></p>" for p in report["plots"])
             + (f"<video src='{video['path']}' controls></video>" if video["made"] else f"<p>Video not made: {html.escape(str(video['reason']))}</p>")
+            + (f"<h2>Worst scenario: {html.escape(worst['scenario'])}</h2><video src='{worst['path']}' controls></video>"
+               if worst and worst["made"] else "")
             + "</body></html>")  # fmt: skip
     atomic_write(out / "report.html", page)
     # last: a folder with report.json holds a whole report (a validation killed before this left none)

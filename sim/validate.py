@@ -31,6 +31,16 @@ def check(vcfg: ValidateConfig) -> None:
             raise ValueError(f"commands.{name}: give [vx, vy, yaw_rate], got {list(command)}")
 
 
+def worst_scenario(scenarios: dict[str, Any], vcfg: ValidateConfig) -> str | None:
+    """The scenario other than nominal (and the deploy ones, which run no batched task) with the most falls,
+    then the worst vx tracking: its video shows what to fix first."""
+    names = [n for n in scenarios if n != "nominal" and vcfg.suite.scenarios[n].deploy is None]
+    if not names:
+        return None
+    key = lambda n: (scenarios[n]["metrics"].get("fall_rate") or 0.0, scenarios[n]["metrics"].get("vx_rmse") or 0.0)  # noqa: E731
+    return max(names, key=key)
+
+
 def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
     """Run the suite and return the report (written into `out` when given)."""
     check(vcfg)
@@ -45,15 +55,23 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
                              "takes suite=nominal only")  # fmt: skip
         scenarios = run_gym(policy, vcfg)
         kind, video = "gym", {"made": False, "path": None, "reason": "Gymnasium benchmark: no video"}
+        worst_video = None
     else:
         scenarios = run_suite(policy, train_cfg, vcfg)
         kind, video = policy.source["kind"], {"made": False, "path": None, "reason": "video=false"}
+        worst_video = None
         if vcfg.video and out is not None:
             from sim.config import ScenarioConfig
             from sim.video import record
 
             nominal = vcfg.suite.scenarios.get("nominal", ScenarioConfig())
-            video = record(policy, scenario_task(train_cfg, nominal, vcfg), out / "nominal.mp4", seconds=vcfg.video_s)
+            video = record(policy, scenario_task(train_cfg, nominal, vcfg), out / "nominal.mp4", seconds=vcfg.video_s,
+                           title="nominal")  # fmt: skip
+            worst = worst_scenario(scenarios, vcfg)
+            if worst is not None:
+                worst_video = record(policy, scenario_task(train_cfg, vcfg.suite.scenarios[worst], vcfg),
+                                     out / f"worst_{worst}.mp4", seconds=vcfg.video_s, title=f"worst: {worst}")  # fmt: skip
+                worst_video["scenario"] = worst
     report = {
         "schema_version": 1,
         "policy": {**{k: v for k, v in policy.source.items() if k in ("path", "env", "algo")}, "kind": kind},
@@ -66,6 +84,7 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
         "scenarios": clean(scenarios),
         "gates_passed": all(s["passed"] for s in scenarios.values()),
         "video": video,
+        **({"worst_video": worst_video} if worst_video is not None else {}),
         "created": now(),
         "duration_s": time.perf_counter() - t0,
         "versions": versions(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from envs.config import TaskConfig
 from envs.rollout import rollout
 
@@ -13,10 +15,24 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
 
 
+def overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Text lines on a dark band at the top of an RGB frame (what the robot was told and what it did)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, image.width, 14 * len(lines) + 6], fill=(20, 24, 30))
+    for i, line in enumerate(lines):
+        draw.text((6, 3 + 14 * i), line, fill=(235, 235, 235))
+    return np.asarray(image)
+
+
 def record(
-    policy: Any, cfg: TaskConfig, path: Path, seconds: float = 5.0, size: tuple[int, int] = (360, 480)
+    policy: Any, cfg: TaskConfig, path: Path, seconds: float = 5.0, size: tuple[int, int] = (360, 480),
+    title: str = "",
 ) -> dict[str, Any]:
-    """Render one environment of a scenario; {'made': bool, 'path', 'reason'} for the report."""
+    """Render one environment of a scenario, command and measured velocity written on each frame;
+    {'made': bool, 'path', 'reason'} for the report."""
     try:
         import imageio
 
@@ -28,7 +44,13 @@ def record(
     except Exception as err:  # no GL backend, no display: validation goes on without a video
         return {"made": False, "path": None, "reason": _reason(err)}
     try:
-        frames = [renderer.render(0) for _ in rollout(policy, task, int(round(seconds / task.dt)))]
+        frames = []
+        for step in rollout(policy, task, int(round(seconds / task.dt))):
+            c, v, w = step.command[0], step.state.base_lin_vel[0], step.state.base_ang_vel[0, 2]
+            frames.append(overlay(renderer.render(0), [
+                f"{title}  t {step.index * task.dt:4.1f} s",
+                f"command  vx {c[0]:+.2f}  vy {c[1]:+.2f}  yaw {c[2]:+.2f}",
+                f"measured vx {v[0]:+.2f}  vy {v[1]:+.2f}  yaw {w:+.2f}"]))  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         imageio.mimsave(path, frames, fps=int(round(1.0 / task.dt)), macro_block_size=1)
     except Exception as err:

@@ -106,13 +106,21 @@ def test_a_policy_of_zeros_does_not_walk(quad_run):
     assert result["commands"]["standing"]["vx_rmse"] < 0.2
 
 
-def test_video_is_made(quad_run, tmp_path):
-    report = evaluate(vconfig(f"policy={quad_run}", *FAST, "video_s=2.0", "suite.scenarios.nominal.gates=[]"), tmp_path)
+def test_videos_of_nominal_and_the_worst_scenario_carry_command_and_velocity(quad_run, tmp_path):
+    report = evaluate(vconfig(f"policy={quad_run}", *FAST, "video_s=2.0", "suite=robustness",
+                              "scenarios=[high_friction,weak_motors]"), tmp_path)  # fmt: skip
     assert report["video"]["made"], report["video"]["reason"]
     import imageio.v3 as iio
 
     frames = iio.imread(tmp_path / report["video"]["path"])
     assert frames.shape[0] == 100 and frames.shape[-1] == 3 and frames.std() > 1.0
+    band, scene = frames[:, :40].astype(float), frames[:, 60:].astype(float)
+    assert band.mean() < 60 < scene.mean()  # the dark text band of the overlay over a lit scene
+    assert band.max() > 200  # with light text on it
+    m = {n: report["scenarios"][n]["metrics"] for n in ("high_friction", "weak_motors")}
+    worst = max(m, key=lambda n: (m[n]["fall_rate"], m[n]["vx_rmse"]))
+    assert report["worst_video"]["made"] and report["worst_video"]["scenario"] == worst
+    assert (tmp_path / f"worst_{worst}.mp4").is_file() and f"worst_{worst}.mp4" in (tmp_path / "report.html").read_text()
 
 
 def test_gym_benchmark_policy(tmp_path):
