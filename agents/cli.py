@@ -23,6 +23,23 @@ def main() -> None:
     run(_main)
 
 
+def _sweep(cfg: DictConfig, out: Path) -> None:
+    """`+sweep=<preset>`: this worker's trials, then the results table and the best config."""
+    from agents.tune import tune
+
+    try:
+        result = tune(cfg, out)
+    except ValueError as err:
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+    print(f"sweep: {result['complete']}/{result['trials']} trials complete; table {result['table']}")
+    if result["best"] is not None:
+        best = result["best"]
+        print(f"best: trial {best['trial']} value {best['value']:.4g} {best['params']}")
+        print(f"train with it: python train.py --config-dir {Path(result['experiment']).parent.parent} "
+              f"+experiment={Path(result['experiment']).stem}")
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
 def _main(cfg: DictConfig) -> None:
     from agents.checkpoint import CheckpointError
@@ -31,6 +48,9 @@ def _main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     keep_file_size_errors()
+    if cfg.sweep is not None:
+        _sweep(cfg, run_dir)
+        return
     try:
         run = train(cfg, run_dir, list(hc.overrides.task), {k: str(v) for k, v in hc.runtime.choices.items()})
     except (ValueError, FileNotFoundError, CheckpointError, OSError) as err:

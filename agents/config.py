@@ -36,6 +36,31 @@ class AlgoConfig:
 
 
 @dataclass
+class SweepConfig:
+    """A hyperparameter search (`+sweep=<preset>`): Optuna's TPE over `params`, each trial a short training whose
+    walking checks feed Optuna's median pruner. Workers sharing `storage` share the study (multirun, SLURM)."""
+
+    study: str = "locoforge"
+    storage: str | None = None
+    """Optuna journal file shared by the workers; None: outputs/sweeps/<study>.log."""
+    n_trials: int = 20
+    """Trials this worker runs."""
+    budget: int = 3_000_000
+    """Environment steps per trial."""
+    report_every: int = 500_000
+    """Steps between the walking checks that score a trial and let the pruner stop it."""
+    check_episodes: int = 32
+    check_episode_s: float = 5.0
+    objective: str = "tracking"
+    """tracking: vx + vy RMSE + 2 x fall share at the end; time_to_walk: steps until the check first walks."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Dotted config key -> {type: float|int|categorical, low, high, log, choices}."""
+    startup_trials: int = 3
+    """Trials the median pruner lets finish before it prunes."""
+    seed: int = 0
+
+
+@dataclass
 class TrainConfig:
     """`python train.py` — every field is a CLI override (`seed=1`, `algo=sac`, `env.sim.decimation=10`)."""
 
@@ -69,6 +94,8 @@ class TrainConfig:
     """Velocity-command tasks: 10-s episodes of the final walking check (tracking RMSE, falls); 0 skips it."""
     progress: bool = True
     """Show a progress bar with steps/s and ETA."""
+    sweep: SweepConfig | None = None
+    """A hyperparameter search instead of one training (`+sweep=quadruped_ppo`; agents/tune.py)."""
 
 
 def register() -> None:

@@ -40,6 +40,17 @@ class SB3Policy:
         self.source = {"kind": "run", "path": str(run_dir), "model": str(source / "model.zip"), "env": self.cfg.env.id,
                        "algo": name}  # fmt: skip
 
+    @classmethod
+    def live(cls, model: Any, vecnormalize: Any, cfg: Any) -> SB3Policy:
+        """The policy a training is learning, as it stands now (a sweep's walking checks fly it)."""
+        policy = cls.__new__(cls)
+        policy.cfg, policy.model, policy.vecnormalize = cfg, model, vecnormalize
+        space = model.observation_space
+        policy.dict_obs = hasattr(space, "spaces")
+        policy.obs_dim = int((space["policy"] if policy.dict_obs else space).shape[0])
+        policy.source = {"kind": "live", "path": "", "env": cfg.env.id, "algo": cfg.algo.name}
+        return policy
+
     def model_input(self, obs: np.ndarray) -> Any:
         """What SB3's policy receives for raw policy observations (n, obs_dim): VecNormalize's own
         normalization (none when norm_obs is off), and zeros for a critic input that plays no part in an action."""

@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from omegaconf import DictConfig, OmegaConf
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
 
@@ -155,9 +155,11 @@ def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: d
 
 
 def train(
-    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None
+    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None,
+    callbacks: list[BaseCallback] | None = None,
 ) -> dict[str, Any]:
-    """Train as configured; write the run directory; return run.json's content."""
+    """Train as configured; write the run directory; return run.json's content. `callbacks` join the trainer's
+    own (a sweep's walking checks)."""
     run_dir = Path(run_dir)
     overrides, choices = overrides or [], choices or {}
     if cfg.resume:
@@ -197,7 +199,7 @@ def train(
     # one writer per run directory; everything below only writes into it
     lock = DirectoryLock(run_dir, "resume" if cfg.resume else "hydra.run.dir").acquire()
     try:
-        return _run(cfg, run_dir, model, env, evaluation, ckpt, overrides, choices, device)
+        return _run(cfg, run_dir, model, env, evaluation, ckpt, overrides, choices, device, callbacks or [])
     finally:
         lock.release()
 
@@ -220,7 +222,7 @@ def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_
 
 
 def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: EvalCallback | None, ckpt: Path | None,
-         overrides: list[str], choices: dict[str, str], device: str) -> dict[str, Any]:  # fmt: skip
+         overrides: list[str], choices: dict[str, str], device: str, extra: list[BaseCallback]) -> dict[str, Any]:  # fmt: skip
     """Write the run directory and train (the caller holds the run directory's lock)."""
     if not cfg.resume and is_run_dir(run_dir):  # another process finished a run here since the first check
         raise ConfigError(f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it")
@@ -255,7 +257,7 @@ def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: Ev
     vecnorm = env if isinstance(env, VecNormalize) else None
     start_steps = int(model.num_timesteps)
 
-    callbacks = [EnvStatsCallback()]
+    callbacks = [EnvStatsCallback(), *extra]
     if cfg.checkpoint_every > 0:
         callbacks.append(PeriodicCallback(
             cfg.checkpoint_every, lambda: checkpoint.save(run_dir, model, vecnorm, cfg.save_replay_buffer, cfg.keep_checkpoints)))  # fmt: skip
