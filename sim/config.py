@@ -99,9 +99,12 @@ class PlayConfig:
     """window: MuJoCo's viewer (needs a display); browser: a page served on host:port; headless: run `script`."""
     terrain: Any = None
     """A terrain preset name or fields set over the policy's own ground (None: the ground it trained on)."""
+    robot: Any = None
+    """A robot preset name or YAML file to fly the policy on (None: the robot it trained on); its joints and
+    observation must fit the policy."""
     host: str = "127.0.0.1"
     port: int = 8080
-    script: list[list[float]] = field(default_factory=lambda: [[3.0, 0.0, 0.0, 0.0], [5.0, 0.5, 0.0, 0.0],
+    script: list[Any] = field(default_factory=lambda: [[3.0, 0.0, 0.0, 0.0], [5.0, 0.5, 0.0, 0.0],
                                                                [5.0, 0.0, 0.3, 0.0], [5.0, 0.0, 0.0, 0.8]])
     """viewer=headless: [[seconds, vx, vy, yaw_rate], ...] flown one after the other."""
     seed: int = 0

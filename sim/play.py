@@ -47,8 +47,9 @@ class Reading:
 class Player:
     """One robot flown by a policy, under an operator's command."""
 
-    def __init__(self, policy: Policy, terrain: Any = None, seed: int = 0, history_s: float = 10.0) -> None:
-        cfg = task_config(policy.cfg, randomization="none")
+    def __init__(self, policy: Policy, terrain: Any = None, seed: int = 0, history_s: float = 10.0,
+                 robot: Any = None) -> None:  # fmt: skip
+        cfg = task_config(policy.cfg, randomization="none", **({"robot": robot} if robot is not None else {}))
         if terrain is not None:
             cfg.terrain = presets.typed(terrain, TerrainConfig, "terrain", base=cfg.terrain) if isinstance(
                 terrain, dict) else task_config(policy.cfg, terrain=terrain).terrain  # fmt: skip
@@ -58,6 +59,10 @@ class Player:
             raise ValueError(f"policy: its task has no velocity command to drive; commands: {list(cfg.env.commands)}")
         self.policy, self.task = policy, LocomotionTask(cfg, num_envs=1, seed=seed, nthread=1)
         check_obs_size(policy, self.task)
+        trained = list(policy.cfg.robot.joints)
+        if self.task.scene.joint_names != trained:
+            raise ValueError(f"robot: {cfg.robot.name}'s joints {self.task.scene.joint_names} are not the joints the policy "
+                             f"was trained on {trained}")  # fmt: skip
         params = cfg.env.commands["velocity"].params
         self.limits = {k: list(params.get(k, [-1.0, 1.0])) for k in ("vx", "vy", "yaw_rate")}
         """The command ranges the policy trained on: frontends offer these."""
@@ -175,9 +180,13 @@ def main(cfg: PlayConfig) -> int:
         raise ValueError("policy: missing; give policy=<run_dir> (train.py) or policy=<bundle_dir> (export.py)")
     if cfg.viewer not in ("window", "browser", "headless"):
         raise ValueError(f"viewer: unknown '{cfg.viewer}'; accepted: window, browser, headless")
-    player = Player(load_policy(cfg.policy), terrain=cfg.terrain, seed=cfg.seed)
+    script = [list(row) for row in cfg.script]
+    if not script or any(len(row) != 4 or not all(isinstance(v, (int, float)) for v in row) or row[0] <= 0
+                         for row in script):  # fmt: skip
+        raise ValueError(f"script: give [[seconds > 0, vx, vy, yaw_rate], ...], got {script}")
+    player = Player(load_policy(cfg.policy), terrain=cfg.terrain, seed=cfg.seed, robot=cfg.robot)
     if cfg.viewer == "headless":
-        for row, part in zip(run_script(player, cfg.script), cfg.script, strict=True):
+        for row, part in zip(run_script(player, script), script, strict=True):
             c, m = row["command"], row["measured"]
             print(f"{part[0]:5.1f} s  command ({c[0]:+.2f}, {c[1]:+.2f}, {c[2]:+.2f})  measured ({m[0]:+.2f}, "
                   f"{m[1]:+.2f}, {m[2]:+.2f})  falls {row['falls']}")  # fmt: skip

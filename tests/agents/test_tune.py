@@ -65,3 +65,30 @@ def test_a_sweep_that_cannot_run_is_one_line(change, expected):
 def test_sampled_values_land_in_the_config():
     cfg = apply(compose_train(), {"algo.hyperparams.n_epochs": 3, "algo.policy_kwargs.net_arch": "512,256"})
     assert cfg.algo.hyperparams.n_epochs == 3 and list(cfg.algo.policy_kwargs.net_arch.pi) == [512, 256]
+
+
+@pytest.mark.slow
+def test_a_study_of_eight_trials_and_its_best_yaml_reproduces_the_best_trial(tmp_path):
+    from agents.trainer import train
+    from agents.tune import ReportCallback
+
+    storage = tmp_path / "sweeps" / "tiny.log"
+    result = tune(compose_train(*TINY_SWEEP, "sweep.n_trials=8", "sweep.startup_trials=3", f"sweep.storage={storage}"),
+                  tmp_path / "out")  # fmt: skip
+    assert result["trials"] == 8 and result["complete"] >= 3
+    best = compose_train(f"hydra.searchpath=[file://{tmp_path / 'sweeps'}]", "+experiment=tiny_best", "num_envs=32",
+                         "env.sim.episode_length_s=2.0", "total_timesteps=1536", "eval_every=0", "walk_check_episodes=0",
+                         "progress=false")  # fmt: skip
+
+    class Record:  # an Optuna trial that only records
+        number, values = 0, []
+
+        def report(self, value, step):
+            self.values.append(value)
+
+        def should_prune(self):
+            return False
+
+    reporter = ReportCallback(Record(), best, 768, 4, 1.0)
+    train(best, tmp_path / "again", callbacks=[reporter])
+    assert reporter.reports[-1][1] == pytest.approx(result["best"]["value"], rel=1e-9)

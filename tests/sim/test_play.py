@@ -102,6 +102,12 @@ def test_play_py_headless_and_its_bad_input():
     done = run_root("play.py", f"policy={WALKER}", "viewer=headless", "script=[[2.0,0.5,0.0,0.0]]", timeout=300)
     assert done.returncode == 0, done.stderr
     assert "command (+0.50, +0.00, +0.00)  measured (+0.4" in done.stdout or "measured (+0.5" in done.stdout
-    bad = run_root("play.py", f"policy={WALKER}", "viewer=vr", timeout=300)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
-        "error: viewer: unknown 'vr'; accepted: window, browser, headless")
+    for args, expected in (
+        ((f"policy={WALKER}", "viewer=vr"), "error: viewer: unknown 'vr'; accepted: window, browser, headless"),
+        (("viewer=headless",), "error: policy: missing; give policy=<run_dir> (train.py) or policy=<bundle_dir> "
+                               "(export.py)"),
+        ((f"policy={WALKER}", "robot=biped", "viewer=headless"), "error: robot: biped's joints ['left_hip_yaw', "),
+        ((f"policy={WALKER}", "viewer=headless", "script=[[0,1,0,0]]"), "error: script: give [[seconds > 0, vx, vy, "),
+    ):  # fmt: skip
+        bad = run_root("play.py", *args, timeout=300)
+        assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(expected[:60]), bad.stderr
