@@ -134,14 +134,71 @@ def run_script(player: Player, script: list[list[float]], settle_s: float = 1.0)
     return out
 
 
+GAMEPAD_AXES = {"vx": (1, -1.0), "vy": (0, -1.0), "yaw": (3, -1.0)}
+"""Left stick forward/back and sideways, right stick sideways for the yaw rate (SDL's usual layout: up and left
+are negative); buttons: A (0) push, B (1) reset, Start (7) pause."""
+DEADZONE = 0.08
+
+
+def gamepad_command(axes: list[float], limits: dict[str, list[float]]) -> tuple[float, float, float]:
+    """Stick positions in [-1, 1] -> (vx, vy, yaw rate): full stick is the end of the trained range in that
+    direction; a dead zone around the centre stands still."""
+    out = []
+    for what, key in (("vx", "vx"), ("vy", "vy"), ("yaw", "yaw_rate")):
+        index, sign = GAMEPAD_AXES[what]
+        value = sign * (axes[index] if index < len(axes) else 0.0)
+        value = 0.0 if abs(value) < DEADZONE else value
+        low, high = limits[key]
+        out.append(value * (high if value > 0 else -low))
+    return out[0], out[1], out[2]
+
+
+class Gamepad:
+    """The first joystick pygame sees, if pygame is installed and one is plugged in; else `present` is False."""
+
+    def __init__(self) -> None:
+        self.present, self.pressed = False, set()
+        try:
+            import os
+
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+            import pygame
+
+            pygame.init()
+            pygame.joystick.init()
+            if pygame.joystick.get_count():
+                self.pygame, self.stick, self.present = pygame, pygame.joystick.Joystick(0), True
+        except ImportError:
+            pass
+
+    def poll(self, player: Player, state: dict) -> None:
+        """Sticks set the command; a button press pushes, resets or pauses."""
+        if not self.present:
+            return
+        self.pygame.event.pump()
+        axes = [self.stick.get_axis(i) for i in range(self.stick.get_numaxes())]
+        player.set_command(*gamepad_command(axes, player.limits))
+        now = {b for b in range(self.stick.get_numbuttons()) if self.stick.get_button(b)}
+        for button in now - self.pressed:
+            if button == 0:
+                player.push()
+            elif button == 1:
+                player.reset()
+            elif button == 7:
+                state["pause"] = not state["pause"]
+        self.pressed = now
+
+
 def window(player: Player) -> None:
-    """MuJoCo's own viewer: keys drive the command (KEYS), an overlay shows command and measured velocity."""
+    """MuJoCo's own viewer: keys (KEYS) or a gamepad (with pygame) drive the command, an overlay shows command
+    and measured velocity."""
     import mujoco
     import mujoco.viewer
 
     task = player.task
     data = mujoco.MjData(task.model)
     state = {"pause": False, "slow": False}
+    pad = Gamepad()
 
     def on_key(key: int) -> None:
         what, amount = KEYS.get(key, (None, 0))
@@ -162,6 +219,7 @@ def window(player: Player) -> None:
         viewer.cam.distance = 2.0
         while viewer.is_running():
             start = time.perf_counter()
+            pad.poll(player, state)
             if not state["pause"]:
                 player.step()
             with viewer.lock():

@@ -111,3 +111,13 @@ def test_play_py_headless_and_its_bad_input():
     ):  # fmt: skip
         bad = run_root("play.py", *args, timeout=300)
         assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(expected[:60]), bad.stderr
+
+
+def test_gamepad_sticks_map_to_the_trained_command_ranges():
+    from sim.play import gamepad_command
+
+    limits = {"vx": [-1.0, 1.0], "vy": [-0.75, 0.75], "yaw_rate": [-1.0, 1.0]}
+    assert gamepad_command([0.0, -1.0, 0.0, 0.0], limits) == (1.0, 0.0, 0.0)  # left stick fully up: full forward
+    assert gamepad_command([-0.5, 0.0, 0.0, 0.0], limits) == (0.0, 0.375, 0.0)  # half left: half the vy range
+    assert gamepad_command([0.05, 0.05, 0.0, 1.0], limits) == (0.0, 0.0, -1.0)  # dead zone; right stick right turns right
+    assert gamepad_command([0.0, 0.5], {"vx": [-0.5, 1.0], "vy": [-0.3, 0.3], "yaw_rate": [-1.0, 1.0]}) == (-0.25, 0.0, 0.0)
