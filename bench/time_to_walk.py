@@ -41,8 +41,9 @@ def train(seed: int, run_dir: Path, overrides: list[str]) -> float:
     return start
 
 
-def score(run_dir: Path, episodes: int) -> dict:
-    """Walking check of every checkpoint of a run, and the time to walk."""
+def score(run_dir: Path, episodes: int, yaw_rmse: float | None = None) -> dict:
+    """Walking check of every checkpoint of a run, and the time to walk (with `yaw_rmse`, the yaw-rate RMSE
+    must be at most that too: the biped's target is 0.3 rad/s)."""
     launch = run_dir / "launch_time.txt"
     if launch.is_file():
         start = float(launch.read_text())
@@ -53,10 +54,12 @@ def score(run_dir: Path, episodes: int) -> dict:
         policy = load_policy(ckpt)
         result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
         wall = (ckpt / "meta.json").stat().st_mtime - start
-        rows.append({"step": int(ckpt.name.split("_")[1]), "wall_s": wall, "walks": result.walks,
+        walks = result.walks and (yaw_rmse is None or result.yaw_rmse <= yaw_rmse)
+        rows.append({"step": int(ckpt.name.split("_")[1]), "wall_s": wall, "walks": walks,
                      "vx_rmse": result.vx_rmse, "vy_rmse": result.vy_rmse, "yaw_rmse": result.yaw_rmse,
                      "fall_free": result.fall_free_share})  # fmt: skip
-        print(f"  {run_dir.name} step {rows[-1]['step']:>10,}  {wall:6.0f} s  {result.line()}", flush=True)
+        print(f"  {run_dir.name} step {rows[-1]['step']:>10,}  {wall:6.0f} s  {result.line()}"
+              + ("" if yaw_rmse is None else f"  yaw <= {yaw_rmse}: {'yes' if walks else 'NO'}"), flush=True)
     first = None
     for i in range(len(rows)):
         if all(r["walks"] for r in rows[i:]):
@@ -72,6 +75,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_runs/time_to_walk") / time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("--episodes", type=int, default=128)
     parser.add_argument("--check", nargs="+", type=Path, help="score these run directories instead of training")
+    parser.add_argument("--yaw-rmse", type=float, help="also require this yaw-rate RMSE (the biped: 0.3)")
     args, overrides = parser.parse_known_args()
     if args.check:
         runs = args.check
@@ -79,7 +83,7 @@ def main() -> None:
         runs = [args.out / f"seed_{s}" for s in args.seeds.split(",")]
         for seed, run_dir in zip(args.seeds.split(","), runs, strict=True):
             train(int(seed), run_dir, overrides)
-    results = [score(r, args.episodes) for r in runs]
+    results = [score(r, args.episodes, args.yaw_rmse) for r in runs]
     times = [r["time_to_walk_s"] for r in results]
     for r in results:
         t = r["time_to_walk_s"]

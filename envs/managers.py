@@ -105,7 +105,8 @@ class ObservationManager(_Terms):
     def schema(self) -> list[dict]:
         """Terms in order with their sizes, scales, noise and units: the observation contract."""
         return [{"name": n, "size": size, "scale": self.cfg[n].scale, "noise": self.cfg[n].noise, "clip": self.cfg[n].clip,
-                 "units": observations.UNITS.get(n, ""), "convention": observations.CONVENTIONS.get(n, "")}
+                 "units": observations.UNITS.get(n, ""), "convention": observations.CONVENTIONS.get(n, ""),
+                 **({"params": dict(self.cfg[n].params)} if self.cfg[n].params else {})}
                 for n, size in zip(self.names, self.sizes)]  # fmt: skip
 
 

@@ -60,6 +60,30 @@ def gait_clock(s: State) -> np.ndarray:
     return np.stack([np.sin(angle), np.cos(angle)], axis=1)
 
 
+def scan_points(size: list[float], resolution: float) -> np.ndarray:
+    """The scan grid in the base's heading frame, (k, 2): x (forward) outer, y (left) inner, both ascending,
+    centred on the base."""
+    xs = np.arange(-size[0] / 2, size[0] / 2 + 1e-9, resolution)
+    ys = np.arange(-size[1] / 2, size[1] / 2 + 1e-9, resolution)
+    return np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+def height_scan(s: State, size: list[float] = (1.6, 1.0), resolution: float = 0.1) -> np.ndarray:
+    """Base height above the ground at a grid of points around it, (n, k) in m: the ground exactly as MuJoCo
+    collides with it (the terrain's heightfield lookup), the grid turning with the base's heading only. The
+    critic's privileged view of the terrain; with noise, a perceptive actor's (the robot feeds its own map)."""
+    if s.ground is None:
+        raise ValueError("needs the terrain's height lookup (State.ground)")
+    points = scan_points(list(size), resolution)
+    w, z = s.base_quat[:, 0], s.base_quat[:, 3]
+    yaw = np.arctan2(2 * (w * z + s.base_quat[:, 1] * s.base_quat[:, 2]), 1 - 2 * (s.base_quat[:, 2] ** 2 + z**2))
+    c, si = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    x = s.base_pos[:, :1] + c * points[:, 0] - si * points[:, 1]
+    y = s.base_pos[:, 1:2] + si * points[:, 0] + c * points[:, 1]
+    heights = s.ground(np.stack([x.ravel(), y.ravel()], axis=1)).reshape(x.shape)
+    return s.base_pos[:, 2:3] - heights
+
+
 CONVENTIONS = {
     "base_lin_vel": "IMU velocimeter: base linear velocity in the IMU frame (x forward, y left, z up), read one "
     "physics step before the joint readings",
@@ -73,6 +97,9 @@ CONVENTIONS = {
     "previous_action": "the policy's own previous output (before scaling); zeros at the first step of an episode",
     "base_height": "base height above the ground under it (m)",
     "feet_contact": "1 for each foot in contact, robot.feet order",
+    "height_scan": "base z minus ground z (m) at grid points around the base in its heading frame (yaw only): x "
+    "forward from -size[0]/2 to size[0]/2 outer, y left from -size[1]/2 to size[1]/2 inner, every resolution m "
+    "(params); the robot's own elevation map sampled there",
     "gait_clock": "[sin 2 pi phase, cos 2 pi phase] with phase = (t / gait.period_s + gait.offsets[0]) mod 1 and t "
     "the policy's own time: policy steps since it started (0 at its first step) x policy_dt; see manifest.gait",
 }
@@ -89,4 +116,5 @@ UNITS = {
     "base_height": "m",
     "feet_contact": "1",
     "gait_clock": "1",
+    "height_scan": "m",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ class State:
     dt: float  # policy dt (s)
     joint_names: list[str]  # policy order: terms select joints by name pattern
     gait_phase: np.ndarray | None  # (n, nf) each foot's gait clock phase in [0, 1); None without env.gait
+    ground: Callable[[np.ndarray], np.ndarray] | None = None  # world xy (m, 2) -> ground height (m,), exact
 
     @property
     def num_envs(self) -> int:
