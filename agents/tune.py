@@ -118,7 +118,10 @@ def objective_value(objective: str, reports: list[tuple[int, float, bool]], budg
 
 def tune(cfg: DictConfig, out: Path) -> dict[str, Any]:
     """Run this worker's trials of the study; write the results table and the best config; return them."""
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise ValueError("sweep: needs optuna (pip install 'optuna>=4', or locoforge[tune])") from None
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
