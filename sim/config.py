@@ -54,6 +54,12 @@ class ScenarioConfig:
     """Gates of this scenario only, e.g. 'fall_rate<=0.1'."""
     deploy: DeployConfig | None = None
     """Fly the bundle through robot_loop.py against the stand-in robot instead of in the batched task."""
+    levels: bool = False
+    """Terrain only: spread the episodes over every difficulty level, up and down, and report each (sim/levels.py)."""
+    episodes: int | None = None
+    """Episodes of this scenario (None: the run's `episodes`); a level sweep needs several per level."""
+    commands: dict[str, list[float]] | None = None
+    """This scenario's command sweep (None: the run's `commands`), e.g. forward only across terrain."""
 
 
 @dataclass

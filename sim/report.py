@@ -76,7 +76,9 @@ def plots(report: dict[str, Any], out: Path) -> list[str]:
 
 def write(report: dict[str, Any], out: Path) -> None:
     """Plots, report.md and report.html, then report.json: its presence means the report is whole."""
-    report["plots"] = plots(report, out)
+    from sim.levels import plot as level_plot
+
+    report["plots"] = plots(report, out) + [p for p in [level_plot(report, out)] if p]
     names = list(report["scenarios"])
     metric_names = [m for m in TABLE_METRICS if any(m in report["scenarios"][n]["metrics"] for n in names)] or list(
         report["scenarios"][names[0]]["metrics"])  # fmt: skip
@@ -91,6 +93,12 @@ def write(report: dict[str, Any], out: Path) -> None:
     lines += [""] + [f"![{p}]({p})" for p in report["plots"]]
     video = report["video"]
     lines += ["", f"Video: {video['path']}" if video["made"] else f"Video not made: {video['reason']}", ""]
+    for name, sc in report["scenarios"].items():
+        if sc.get("levels"):
+            m = sc["metrics"]
+            lines.append(f"Terrain {name}: hardest level passed at <= 10 % falls: up {_fmt(m.get('highest_difficulty_up'))}, "
+                         f"down {_fmt(m.get('highest_difficulty_down'))} (levels {_fmt(m['highest_level_up'])}, "
+                         f"{_fmt(m['highest_level_down'])})")  # fmt: skip
     worst = report.get("worst_video")
     if worst and worst["made"]:
         lines += [f"Worst scenario ({worst['scenario']}): {worst['path']}", ""]

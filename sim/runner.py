@@ -15,7 +15,7 @@ from envs import presets, task_config
 from envs.config import EventTermConfig, SimConfig, TaskConfig, TerrainConfig
 from envs.rollout import check_obs_size, rollout
 from envs.task import LocomotionTask
-from sim import deploy
+from sim import deploy, levels
 from sim import metrics as M
 from sim.config import ScenarioConfig, ValidateConfig
 from sim.deploy import DEPLOY_METRICS
@@ -23,7 +23,8 @@ from sim.gates import Gate, parse
 from sim.policy import Policy
 
 LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
-                "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip"]  # fmt: skip
+                "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip", "highest_level_up",
+                "highest_level_down", "highest_difficulty_up", "highest_difficulty_down"]  # fmt: skip
 GYM_METRICS = ["return_mean", "return_std", "episode_length"]
 
 
@@ -36,7 +37,8 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
     env.sim = presets.typed(changes, SimConfig, "scenario.sim", base=env.sim)
     if "velocity" not in env.commands:
         raise ValueError(f"policy: its task has no velocity command to sweep; commands: {list(env.commands)}")
-    env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in vcfg.commands.values()]
+    sweep = scenario.commands or vcfg.commands
+    env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in sweep.values()]
     env.events, noise = presets.randomization("none")
     for name, change in scenario.events.items():
         base = env.events.get(name, EventTermConfig())
@@ -56,10 +58,13 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
 
 
 def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warmup_s: float,
-                 command_names: list[str]) -> dict[str, Any]:  # fmt: skip
-    """One episode per environment; metrics for the scenario and for each command of the sweep."""
+                 command_names: list[str], by_level: bool = False) -> dict[str, Any]:  # fmt: skip
+    """One episode per environment; metrics for the scenario and for each command of the sweep (and, with
+    by_level, for each terrain level and direction)."""
     task = LocomotionTask(cfg, num_envs=episodes, seed=seed)
     check_obs_size(policy, task)
+    if by_level:
+        levels.spread(task, len(command_names))
     first_obs = task.reset()
     sc, n = task.scene, episodes
     start_xy = task.qpos[:, sc.root_qpos : sc.root_qpos + 2].copy()
@@ -107,8 +112,14 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
         }
 
     which = np.arange(n) % len(command_names)
+    extra: dict[str, Any] = {}
+    metrics = measure(np.arange(n))
+    if by_level:
+        extra["levels"], highest = levels.by_level(task, measure)
+        metrics.update(highest)
     return {
-        "metrics": measure(np.arange(n)),
+        **extra,
+        "metrics": metrics,
         "commands": {
             name: measure(np.flatnonzero(which == i)) for i, name in enumerate(command_names) if (which == i).any()
         },
@@ -197,7 +208,9 @@ def run_suite(policy: Policy, train_cfg: DictConfig, vcfg: ValidateConfig) -> di
             result = deploy.run_deploy(Path(policy.source["path"]), vcfg.suite.scenarios[name].deploy, vcfg.seed,
                                        references)  # fmt: skip
         else:
-            result = run_scenario(policy, parts[name], vcfg.episodes, vcfg.seed, vcfg.warmup_s, list(vcfg.commands))
+            scenario = vcfg.suite.scenarios[name]
+            result = run_scenario(policy, parts[name], scenario.episodes or vcfg.episodes, vcfg.seed, vcfg.warmup_s,
+                                  list(scenario.commands or vcfg.commands), by_level=scenario.levels)  # fmt: skip
         verdicts = [{"gate": str(g), "value": result["metrics"][g.metric], "passed": g.check(result["metrics"][g.metric])}
                     for g in gates[name]]  # fmt: skip
         scenario = vcfg.suite.scenarios[name]

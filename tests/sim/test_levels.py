@@ -1,0 +1,49 @@
+"""Terrain scenarios across difficulty levels, with the release policy: every level up and down, the hardest
+level passed at <= 10 % falls, and the plot of success against difficulty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+WALKER = REPO / "tests" / "fixtures" / "walking_quadruped"
+
+
+def test_stairs_by_level_up_and_down(tmp_path):
+    from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig
+    from sim.validate import evaluate
+
+    stairs = ScenarioConfig(terrain={"kind": "stairs", "n_levels": 3, "n_cols": 2, "step_height": [0.02, 0.25]},
+                            levels=True, episodes=24, commands={"forward": [0.5, 0.0, 0.0]},
+                            gates=["highest_level_up>=0"])  # fmt: skip
+    suite = SuiteConfig(name="terrain", scenarios={"stairs": stairs})
+    report = evaluate(ValidateConfig(policy=str(WALKER), suite=suite, episode_s=4.0, video=False), tmp_path)
+    s = report["scenarios"]["stairs"]
+    assert set(s["levels"]) == {"0", "1", "2"}
+    assert [s["levels"][k]["difficulty"] for k in ("0", "1", "2")] == pytest.approx([0.02, 0.135, 0.25])
+    for level in s["levels"].values():
+        assert level["up"]["episodes"] == level["down"]["episodes"] == 4
+    easy, hard = s["levels"]["0"], s["levels"]["2"]
+    assert easy["up"]["fall_rate"] == 0.0 and easy["down"]["fall_rate"] == 0.0  # 2 cm steps: no fall
+    assert hard["down"]["fall_rate"] >= 0.5  # 25 cm steps down: the flat policy falls
+    m = s["metrics"]
+    for direction in ("up", "down"):
+        rates = [s["levels"][k][direction]["fall_rate"] for k in ("0", "1", "2")]
+        passed = next((i for i, r in enumerate(rates) if r > 0.1), 3) - 1
+        assert m[f"highest_level_{direction}"] == passed
+        assert np.isnan(m[f"highest_difficulty_{direction}"]) if passed < 0 else (
+            m[f"highest_difficulty_{direction}"] == pytest.approx([0.02, 0.135, 0.25][passed]))
+    assert "plots/terrain_levels.png" in report["plots"] and (tmp_path / "plots" / "terrain_levels.png").is_file()
+    assert "Terrain stairs: hardest level passed" in (tmp_path / "report.md").read_text()
+    assert s["passed"]
+
+
+def test_a_level_sweep_on_flat_ground_is_one_line(tmp_path):
+    from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig
+    from sim.validate import evaluate
+
+    suite = SuiteConfig(name="x", scenarios={"flat": ScenarioConfig(levels=True, episodes=4)})
+    with pytest.raises(ValueError, match="scenario.levels: needs a heightfield terrain with at least 2 columns"):
+        evaluate(ValidateConfig(policy=str(WALKER), suite=suite, episode_s=1.0, video=False))
