@@ -55,6 +55,8 @@ def build_term(registry: Mapping[str, Callable], name: str, params: Mapping, whe
     try:
         return term(arg, **params)
     except ValueError as err:  # a term that cannot serve this robot or task: name the config entry
+        if str(err).startswith(("env.", "robot.", "terrain.")):
+            raise  # it named its own field already
         raise ValueError(f"{where}.{name}: {err}") from None
 
 
