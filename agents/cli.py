@@ -36,8 +36,10 @@ def _sweep(cfg: DictConfig, out: Path) -> None:
     if result["best"] is not None:
         best = result["best"]
         print(f"best: trial {best['trial']} value {best['value']:.4g} {best['params']}")
-        print(f"train with it: python train.py --config-dir {Path(result['experiment']).parent.parent} "
-              f"+experiment={Path(result['experiment']).stem}")
+        print(
+            f"train with it: python train.py --config-dir {Path(result['experiment']).parent.parent} "
+            f"+experiment={Path(result['experiment']).stem}"
+        )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")

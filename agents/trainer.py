@@ -155,7 +155,10 @@ def check_resume(cfg: DictConfig, resume: Path, overrides: list[str], choices: d
 
 
 def train(
-    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, choices: dict[str, str] | None = None,
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str] | None = None,
+    choices: dict[str, str] | None = None,
     callbacks: list[BaseCallback] | None = None,
 ) -> dict[str, Any]:
     """Train as configured; write the run directory; return run.json's content. `callbacks` join the trainer's

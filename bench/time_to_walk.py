@@ -58,8 +58,11 @@ def score(run_dir: Path, episodes: int, yaw_rmse: float | None = None) -> dict:
         rows.append({"step": int(ckpt.name.split("_")[1]), "wall_s": wall, "walks": walks,
                      "vx_rmse": result.vx_rmse, "vy_rmse": result.vy_rmse, "yaw_rmse": result.yaw_rmse,
                      "fall_free": result.fall_free_share})  # fmt: skip
-        print(f"  {run_dir.name} step {rows[-1]['step']:>10,}  {wall:6.0f} s  {result.line()}"
-              + ("" if yaw_rmse is None else f"  yaw <= {yaw_rmse}: {'yes' if walks else 'NO'}"), flush=True)
+        print(
+            f"  {run_dir.name} step {rows[-1]['step']:>10,}  {wall:6.0f} s  {result.line()}"
+            + ("" if yaw_rmse is None else f"  yaw <= {yaw_rmse}: {'yes' if walks else 'NO'}"),
+            flush=True,
+        )
     first = None
     for i in range(len(rows)):
         if all(r["walks"] for r in rows[i:]):
@@ -87,7 +90,10 @@ def main() -> None:
     times = [r["time_to_walk_s"] for r in results]
     for r in results:
         t = r["time_to_walk_s"]
-        print(f"{r['run']}: " + (f"walks for good from step {r['steps_to_walk']:,} at {t:.0f} s" if t else "never walked for good"))
+        print(
+            f"{r['run']}: "
+            + (f"walks for good from step {r['steps_to_walk']:,} at {t:.0f} s" if t else "never walked for good")
+        )
     if all(t is not None for t in times):
         print(f"time to walk: median {np.median(times):.0f} s, worst {max(times):.0f} s over {len(times)} seeds "
               f"(target: median <= 180 s, worst <= 300 s)")  # fmt: skip

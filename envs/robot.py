@@ -288,8 +288,12 @@ def build_scene(robot: RobotConfig, sim: SimConfig, terrain: Terrain) -> Scene:
         foot_refs=[(kind, getattr(model, kind)(name).id) for name, kind in zip(robot.feet, kinds, strict=True)],
         foot_found=np.array([sensor(name)[0] for name in foot_sensors], dtype=int),
         foot_starts=np.cumsum([0] + [len(ids) for ids in foot_ids[:-1]]).astype(int),
-        foot_frame={what: np.array([sensor(f"{PREFIX}foot{i}_{what}")[0] + np.arange(3) for i in range(len(robot.feet))],
-                                   dtype=int).reshape(len(robot.feet), 3) for what in ("pos", "vel", "zaxis")},  # fmt: skip
+        foot_frame={
+            what: np.array(
+                [sensor(f"{PREFIX}foot{i}_{what}")[0] + np.arange(3) for i in range(len(robot.feet))], dtype=int
+            ).reshape(len(robot.feet), 3)
+            for what in ("pos", "vel", "zaxis")
+        },  # fmt: skip
         gyro=slice(gyro_adr, gyro_adr + 3),
         velocimeter=slice(vel_adr, vel_adr + 3),
         base_contact=int(sensor(PREFIX + "base_contact")[0]),

@@ -21,6 +21,7 @@ else:  # inside a bundle: runtime.py sits beside this file
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value where Python does not name it
 
+
 @dataclass
 class RobotState:
     """One reading of the robot, in its own joint order and names."""

@@ -107,7 +107,9 @@ class RobotLoop:
             return self.mode  # nothing to map or command yet
         if self.map is None:
             self.map = JointMap(list(state.names), self.policy.manifest, self.cfg.names, self.cfg.signs)
-            self.damping_kd = self.map.kd if self.cfg.damping_kd is None else np.full(self.map.size, self.cfg.damping_kd)
+            self.damping_kd = (
+                self.map.kd if self.cfg.damping_kd is None else np.full(self.map.size, self.cfg.damping_kd)
+            )
         fresh = now - state.stamp <= self.stale_after
         finite = all(np.isfinite(np.asarray(v, dtype=np.float64)).all()
                      for v in (state.q, state.dq, state.gyro, state.quat if state.gravity is None else state.gravity,
@@ -278,8 +280,12 @@ class RobotLoop:
             "stop": stop,
             "scheduler": getattr(self, "scheduler", "default"),
             "control_period_ms": self.period * 1e3,
-            "period_ms": {"p50": float(np.percentile(period, 50)), "p99": float(np.percentile(period, 99)),
-                          "max": float(period.max()), "min": float(period.min())},  # fmt: skip
+            "period_ms": {
+                "p50": float(np.percentile(period, 50)),
+                "p99": float(np.percentile(period, 99)),
+                "max": float(period.max()),
+                "min": float(period.min()),
+            },  # fmt: skip
             "jitter_ms": {"p99": float(np.percentile(np.abs(late), 99)), "max": float(np.abs(late).max())},
             "compute_ms": {"p50": float(np.percentile(compute, 50)), "p99": float(np.percentile(compute, 99))},
             "counts": dict(self.counts),
@@ -302,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     fields = json.loads(Path(args.config).read_text()) if args.config else {}
     unknown = sorted(set(fields) - set(LoopConfig.__dataclass_fields__))
     if unknown:
-        parser.error(f"--config: unknown LoopConfig field(s) {unknown}; accepted: {sorted(LoopConfig.__dataclass_fields__)}")
+        parser.error(
+            f"--config: unknown LoopConfig field(s) {unknown}; accepted: {sorted(LoopConfig.__dataclass_fields__)}"
+        )
     cfg = LoopConfig(**fields)
     cfg.duration_s = args.duration if args.duration is not None else cfg.duration_s
     cfg.log = args.log or cfg.log

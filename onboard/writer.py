@@ -178,4 +178,3 @@ def held_joints(sc: Scene) -> dict:
         "torque_limit": model.actuator_forcerange[n:, 1].tolist(),
         "control": "the same PD as the policy's joints, with these fixed targets",
     }
-

@@ -110,8 +110,9 @@ class PlayConfig:
     observation must fit the policy."""
     host: str = "127.0.0.1"
     port: int = 8080
-    script: list[Any] = field(default_factory=lambda: [[3.0, 0.0, 0.0, 0.0], [5.0, 0.5, 0.0, 0.0],
-                                                               [5.0, 0.0, 0.3, 0.0], [5.0, 0.0, 0.0, 0.8]])
+    script: list[Any] = field(
+        default_factory=lambda: [[3.0, 0.0, 0.0, 0.0], [5.0, 0.5, 0.0, 0.0], [5.0, 0.0, 0.3, 0.0], [5.0, 0.0, 0.0, 0.8]]
+    )
     """viewer=headless: [[seconds, vx, vy, yaw_rate], ...] flown one after the other."""
     seed: int = 0
 

@@ -48,7 +48,9 @@ def check(cfg: DeployConfig, where: str) -> None:
         accepted = {f.name for f in fields(schema)}
         unknown = sorted(set(getattr(cfg, section)) - accepted)
         if unknown:
-            raise ValueError(f"{where}.deploy.{section}: unknown field(s) {unknown}; accepted: {', '.join(sorted(accepted))}")
+            raise ValueError(
+                f"{where}.deploy.{section}: unknown field(s) {unknown}; accepted: {', '.join(sorted(accepted))}"
+            )
     if cfg.settle_s < 0 or cfg.segment_s <= 0 or not 0 < cfg.measure_s <= cfg.segment_s:
         raise ValueError(f"{where}.deploy: settle_s >= 0, segment_s > 0 and 0 < measure_s <= segment_s are required")
     operator_script(cfg)
@@ -90,7 +92,9 @@ def reference(bundle: Path, script: list[dict], measure_s: float, episodes: int,
     return segment_means(segment, t_index, per_step, script, task.dt, measure_s)
 
 
-def _start_server(bundle: Path, cfg: DeployConfig, script: list[dict], out: Path, seed: int) -> tuple[subprocess.Popen, int]:
+def _start_server(
+    bundle: Path, cfg: DeployConfig, script: list[dict], out: Path, seed: int
+) -> tuple[subprocess.Popen, int]:
     args = [sys.executable, "-m", "sim.robot_server", "--bundle", str(bundle), "--port", "0", "--seed", str(seed),
             "--faults", json.dumps(cfg.faults), "--script", json.dumps(script), "--out", str(out)]  # fmt: skip
     if cfg.duration_s is not None:
@@ -200,7 +204,9 @@ def measure(run: dict[str, Any], ref: dict[int, np.ndarray], cfg: DeployConfig) 
                 k: v for k, v in server["commands"].items() if k != "modes"}, "states": server["states"]}}  # fmt: skip
 
 
-def run_deploy(bundle: Path, cfg: DeployConfig, seed: int, references: dict[str, Any], episodes: int = 8) -> dict[str, Any]:
+def run_deploy(
+    bundle: Path, cfg: DeployConfig, seed: int, references: dict[str, Any], episodes: int = 8
+) -> dict[str, Any]:
     """One deploy scenario's report section (metrics, per-command tracking, loop and link counts)."""
     t0 = time.perf_counter()
     script = operator_script(cfg)

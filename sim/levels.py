@@ -79,7 +79,12 @@ def plot(report: dict[str, Any], out: Path) -> str | None:
             ax.plot(xs, ys, "o-", color=color, label=direction)
         ax.axhline(1.0 - PASS_FALL_RATE, color="#888", linestyle="--", linewidth=1)
         field, unit = DIFFICULTY.get(s["changes"]["terrain"].get("kind", ""), ("level", ""))
-        ax.set(title=name, xlabel=f"{field} ({unit})" if unit else field, ylabel="episodes without a fall", ylim=(-0.05, 1.05))
+        ax.set(
+            title=name,
+            xlabel=f"{field} ({unit})" if unit else field,
+            ylabel="episodes without a fall",
+            ylim=(-0.05, 1.05),
+        )
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "plots" / "terrain_levels.png"

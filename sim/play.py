@@ -24,10 +24,17 @@ from sim.config import PlayConfig
 from sim.policy import Policy, load_policy
 
 KEYS = {  # GLFW key codes of MuJoCo's window -> (what, amount)
-    265: ("vx", +0.1), 264: ("vx", -0.1),  # up, down
-    263: ("yaw", +0.1), 262: ("yaw", -0.1),  # left, right
-    44: ("vy", +0.1), 46: ("vy", -0.1),  # ',' '.'
-    32: ("pause", 0), 80: ("push", 0), 82: ("reset", 0), 83: ("slow", 0), 48: ("stop", 0),  # space P R S 0
+    265: ("vx", +0.1),
+    264: ("vx", -0.1),  # up, down
+    263: ("yaw", +0.1),
+    262: ("yaw", -0.1),  # left, right
+    44: ("vy", +0.1),
+    46: ("vy", -0.1),  # ',' '.'
+    32: ("pause", 0),
+    80: ("push", 0),
+    82: ("reset", 0),
+    83: ("slow", 0),
+    48: ("stop", 0),  # space P R S 0
 }
 """Window keys: arrows for vx and yaw rate, ',' and '.' for vy, space pause, P push, R reset, S slow motion,
 0 zero command."""
@@ -226,7 +233,9 @@ def window(player: Player) -> None:
                 data.qpos[:], data.qvel[:] = task.qpos[0], task.qvel[0]
                 mujoco.mj_forward(task.model, data)
                 flags = (" PAUSED" if state["pause"] else "") + (" SLOW x0.25" if state["slow"] else "")
-                viewer.set_texts((None, None, player.status() + flags, "arrows vx/yaw  , . vy  P push  R reset  S slow"))
+                viewer.set_texts(
+                    (None, None, player.status() + flags, "arrows vx/yaw  , . vy  P push  R reset  S slow")
+                )
             viewer.sync()
             period = player.dt * (4.0 if state["slow"] else 1.0)
             time.sleep(max(0.0, period - (time.perf_counter() - start)))

@@ -176,7 +176,11 @@ class BrowserView:
             return
         t = np.array([r.t for r in history])
         for key, i in (("vx", 0), ("yaw", 2)):
-            self.plots[key].data = (t, np.array([r.command[i] for r in history]), np.array([r.measured[i] for r in history]))
+            self.plots[key].data = (
+                t,
+                np.array([r.command[i] for r in history]),
+                np.array([r.measured[i] for r in history]),
+            )
         if self.follow.value:
             base = self.data.xpos[self.player.task.scene.base_body]
             for client in self.server.get_clients().values():

@@ -164,9 +164,17 @@ class StandIn:
     def state(self, seq: int, command: list[float]) -> dict:
         """The SDK's state datagram: joints in robot order and sign, with the configured noise and bias."""
         f, d, sc = self.faults, self.data, self.scene
-        q = d.qpos[self.qadr] + self.q_bias + (self.rng.uniform(-f.q_noise, f.q_noise, len(self.qadr)) if f.q_noise else 0)
+        q = (
+            d.qpos[self.qadr]
+            + self.q_bias
+            + (self.rng.uniform(-f.q_noise, f.q_noise, len(self.qadr)) if f.q_noise else 0)
+        )
         dq = d.qvel[self.dadr] + (self.rng.uniform(-f.dq_noise, f.dq_noise, len(self.dadr)) if f.dq_noise else 0)
-        gyro = d.sensordata[sc.gyro] + self.gyro_bias + (self.rng.uniform(-f.gyro_noise, f.gyro_noise, 3) if f.gyro_noise else 0)
+        gyro = (
+            d.sensordata[sc.gyro]
+            + self.gyro_bias
+            + (self.rng.uniform(-f.gyro_noise, f.gyro_noise, 3) if f.gyro_noise else 0)
+        )
         r = sc.root_qpos
         return {"type": "state", "seq": seq, "t": d.time, "names": self.names, "q": (self.sign * q).tolist(),
                 "dq": (self.sign * dq).tolist(), "gyro": np.asarray(gyro).tolist(), "quat": d.qpos[r + 3 : r + 7].tolist(),
@@ -295,8 +303,13 @@ class StandIn:
             "fell": fell_at is not None,
             "fell_at_s": fell_at,
             "samples": log,
-            "commands": {"received": received, "lost": cmd_lost, "dropped_by_fault": cmd_link.dropped,
-                         "rejected": self.rejected, "modes": modes},  # fmt: skip
+            "commands": {
+                "received": received,
+                "lost": cmd_lost,
+                "dropped_by_fault": cmd_link.dropped,
+                "rejected": self.rejected,
+                "modes": modes,
+            },  # fmt: skip
             "states": {"sent": seq, "dropped_by_fault": state_link.dropped, "last_sent_mono": last_state_sent},
             "realtime": {"behind_max_ms": behind * 1e3, "wall_s": time.monotonic() - t0},
             "final_qpos": self.data.qpos.tolist(),
@@ -324,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"robot_server: {server.scene.robot.name} on udp://127.0.0.1:{server.port}", flush=True)
     result = server.run(duration, lockstep=args.lockstep)
     write_json(Path(args.out), result)
-    print(f"robot_server: {result['duration_s']:.1f} s, fell: {result['fell']}, commands {result['commands']['received']}")
+    print(
+        f"robot_server: {result['duration_s']:.1f} s, fell: {result['fell']}, commands {result['commands']['received']}"
+    )
     return 0
 
 

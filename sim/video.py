@@ -28,7 +28,11 @@ def overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def record(
-    policy: Any, cfg: TaskConfig, path: Path, seconds: float = 5.0, size: tuple[int, int] = (360, 480),
+    policy: Any,
+    cfg: TaskConfig,
+    path: Path,
+    seconds: float = 5.0,
+    size: tuple[int, int] = (360, 480),
     title: str = "",
 ) -> dict[str, Any]:
     """Render one environment of a scenario, command and measured velocity written on each frame;

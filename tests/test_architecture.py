@@ -54,7 +54,12 @@ def test_the_bundle_runtime_needs_numpy_and_the_standard_library_only():
 
 
 def test_root_scripts_only_call_into_their_package():
-    for script, package in (("train.py", "agents"), ("validate.py", "sim"), ("export.py", "onboard"), ("play.py", "sim")):
+    for script, package in (
+        ("train.py", "agents"),
+        ("validate.py", "sim"),
+        ("export.py", "onboard"),
+        ("play.py", "sim"),
+    ):
         assert imports(REPO / script) == {package}, script
         assert len((REPO / script).read_text().splitlines()) <= 10
 

@@ -41,7 +41,11 @@ class Physics:
         for name, value in (("friction", friction), ("motor_strength", motor_strength), ("kp_scale", kp_scale),
                             ("kd_scale", kd_scale)):  # fmt: skip
             check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=True)
-        for name, value in (("added_mass", added_mass), ("com_offset", com_offset), ("added_mass_share", added_mass_share)):
+        for name, value in (
+            ("added_mass", added_mass),
+            ("com_offset", com_offset),
+            ("added_mass_share", added_mass_share),
+        ):
             check_range(f"{PARAMS}.physics.params.{name}", value, non_negative=False)
         self.task, batch, sc = task, task.batch, task.scene
         self.ranges = {"friction": friction, "added_mass": added_mass, "com_offset": com_offset,

@@ -173,7 +173,9 @@ def test_the_biped_bundle_states_the_gait_clock_and_the_runtime_rebuilds_it(huma
     policy = SB3Policy(humanoid_run)
     calibration, _ = collect_observations(policy, parity_samples=64, seed=0, num_envs=8)
     mlp = from_model(policy.model, humanoid_run / "vecnormalize.pkl")
-    manifest = writer.manifest_body(policy.cfg, mlp, json.loads((humanoid_run / "run.json").read_text()), {"name": "host"})
+    manifest = writer.manifest_body(
+        policy.cfg, mlp, json.loads((humanoid_run / "run.json").read_text()), {"name": "host"}
+    )
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     writer.write_artifacts(bundle, mlp, calibration, (humanoid_run / "config.yaml").read_text(), manifest)
@@ -184,7 +186,9 @@ def test_the_biped_bundle_states_the_gait_clock_and_the_runtime_rebuilds_it(huma
     assert "manifest.gait" in terms["gait_clock"]["convention"] and runtime.required_inputs()[3] == "time_s"
     assert runtime.manifest["robot"]["held_joints"]["joint_names"][0] == "waist_yaw_joint"
 
-    task = LocomotionTask(task_config(load_run_config(humanoid_run), randomization="none"), num_envs=2, seed=1, nthread=1)
+    task = LocomotionTask(
+        task_config(load_run_config(humanoid_run), randomization="none"), num_envs=2, seed=1, nthread=1
+    )
     obs = task.reset()["policy"]
     for k in range(12):
         if k in (0, 11):

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from onboard.runtime import BundleError, load_bundle
-from tests.conftest import run_script, train_in_process
 
 EXPECTED = {"policy.onnx", "policy.fp16.onnx", "policy.int8.onnx", "weights.npz", "runtime.py", "policy.c", "policy.h",
             "manifest.json", "parity.json", "latency.json", "trt_build.sh", "bench_onboard.py", "config.yaml", "robot_loop.py", "robot_io.py",

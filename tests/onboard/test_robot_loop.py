@@ -84,7 +84,7 @@ def test_soft_start_ramps_from_the_measured_pose_then_the_policy_flies(bundle, m
     loop = RobotLoop(bundle, robot, LoopConfig(soft_start_s=1.0, log=None))
     t = time.monotonic()
     for k in range(53):
-        robot.clock = lambda: t + 0.02 * k
+        robot.clock = lambda k=k: t + 0.02 * k
         loop.tick(t + 0.02 * k)
     modes = [m for *_, m in robot.sent]
     assert modes[:51] == ["ramp"] * 51 and modes[51:] == ["policy"] * 2
@@ -143,7 +143,9 @@ def test_missed_deadlines_damp_and_ctrl_c_stops_cleanly(bundle, manifest, tmp_pa
     ({}, {}, "robot joints ['FR_hip'] are not in the bundle and bundle joints ['FR_hip_joint'] are not on the robot"),
     ({"FR_hip": "FR_hip_joint"}, {}, None),
 ])  # fmt: skip
-def test_joints_map_by_name_and_a_map_that_does_not_fit_is_refused_in_one_line(bundle, manifest, names, signs, expected):
+def test_joints_map_by_name_and_a_map_that_does_not_fit_is_refused_in_one_line(
+    bundle, manifest, names, signs, expected
+):
     robot = ScriptedRobot(manifest)
     robot.names[0] = "FR_hip"  # the robot's SDK calls this joint its own way
     loop = RobotLoop(bundle, robot, LoopConfig(names=names, signs=signs, soft_start_s=0.0, log=None))
@@ -245,7 +247,9 @@ def test_deploy_scenario_reports_tracking_against_the_batched_task(exported, tmp
     from sim.validate import evaluate
 
     _, bundle, _ = exported
-    deploy = DeployConfig(settle_s=1.0, segment_s=2.0, measure_s=1.0, commands=["forward 0.5"], loop={"soft_start_s": 0.5})
+    deploy = DeployConfig(
+        settle_s=1.0, segment_s=2.0, measure_s=1.0, commands=["forward 0.5"], loop={"soft_start_s": 0.5}
+    )
     suite = SuiteConfig(name="deploy", scenarios={"nominal": ScenarioConfig(deploy=deploy, gates=["fall_rate<=0"])})
     report = evaluate(ValidateConfig(policy=str(bundle), suite=suite, video=False), tmp_path / "report")
     s = report["scenarios"]["nominal"]

@@ -33,8 +33,11 @@ def test_stairs_by_level_up_and_down(tmp_path):
         rates = [s["levels"][k][direction]["fall_rate"] for k in ("0", "1", "2")]
         passed = next((i for i, r in enumerate(rates) if r > 0.1), 3) - 1
         assert m[f"highest_level_{direction}"] == passed
-        assert np.isnan(m[f"highest_difficulty_{direction}"]) if passed < 0 else (
-            m[f"highest_difficulty_{direction}"] == pytest.approx([0.02, 0.135, 0.25][passed]))
+        assert (
+            np.isnan(m[f"highest_difficulty_{direction}"])
+            if passed < 0
+            else (m[f"highest_difficulty_{direction}"] == pytest.approx([0.02, 0.135, 0.25][passed]))
+        )
     assert "plots/terrain_levels.png" in report["plots"] and (tmp_path / "plots" / "terrain_levels.png").is_file()
     assert "Terrain stairs: hardest level passed" in (tmp_path / "report.md").read_text()
     assert s["passed"]

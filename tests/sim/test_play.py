@@ -13,7 +13,8 @@ import pytest
 
 from sim.play import KEYS, Player, run_script
 from sim.policy import load_policy
-from tests.conftest import REPO, run_script as run_root
+from tests.conftest import REPO
+from tests.conftest import run_script as run_root
 
 WALKER = REPO / "tests" / "fixtures" / "walking_quadruped"
 CHROMIUM = os.environ.get("LOCOFORGE_CHROMIUM", "/usr/bin/chromium")
@@ -104,7 +105,8 @@ def test_play_py_headless():
     assert "command (+0.50, +0.00, +0.00)  measured (+0.4" in done.stdout or "measured (+0.5" in done.stdout
     bad = run_root("play.py", f"policy={WALKER}", "viewer=vr", timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
-        "error: viewer: unknown 'vr'; accepted: window, browser, headless")
+        "error: viewer: unknown 'vr'; accepted: window, browser, headless"
+    )
 
 
 @pytest.mark.parametrize("fields,expected", [
@@ -127,5 +129,13 @@ def test_gamepad_sticks_map_to_the_trained_command_ranges():
     limits = {"vx": [-1.0, 1.0], "vy": [-0.75, 0.75], "yaw_rate": [-1.0, 1.0]}
     assert gamepad_command([0.0, -1.0, 0.0, 0.0], limits) == (1.0, 0.0, 0.0)  # left stick fully up: full forward
     assert gamepad_command([-0.5, 0.0, 0.0, 0.0], limits) == (0.0, 0.375, 0.0)  # half left: half the vy range
-    assert gamepad_command([0.05, 0.05, 0.0, 1.0], limits) == (0.0, 0.0, -1.0)  # dead zone; right stick right turns right
-    assert gamepad_command([0.0, 0.5], {"vx": [-0.5, 1.0], "vy": [-0.3, 0.3], "yaw_rate": [-1.0, 1.0]}) == (-0.25, 0.0, 0.0)
+    assert gamepad_command([0.05, 0.05, 0.0, 1.0], limits) == (
+        0.0,
+        0.0,
+        -1.0,
+    )  # dead zone; right stick right turns right
+    assert gamepad_command([0.0, 0.5], {"vx": [-0.5, 1.0], "vy": [-0.3, 0.3], "yaw_rate": [-1.0, 1.0]}) == (
+        -0.25,
+        0.0,
+        0.0,
+    )

@@ -120,7 +120,9 @@ def test_videos_of_nominal_and_the_worst_scenario_carry_command_and_velocity(qua
     m = {n: report["scenarios"][n]["metrics"] for n in ("high_friction", "weak_motors")}
     worst = max(m, key=lambda n: (m[n]["fall_rate"], m[n]["vx_rmse"]))
     assert report["worst_video"]["made"] and report["worst_video"]["scenario"] == worst
-    assert (tmp_path / f"worst_{worst}.mp4").is_file() and f"worst_{worst}.mp4" in (tmp_path / "report.html").read_text()
+    assert (tmp_path / f"worst_{worst}.mp4").is_file() and f"worst_{worst}.mp4" in (
+        tmp_path / "report.html"
+    ).read_text()
 
 
 def test_gym_benchmark_policy(tmp_path):
