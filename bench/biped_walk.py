@@ -9,36 +9,17 @@ Then each of BIPED_COMMANDS is held for 16 10-s episodes: the mean velocity over
 0.1 of the command, with no fall.
 """
 
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from envs import task_config  # noqa: E402
-from envs.tracking import hold_commands, track_velocity  # noqa: E402
-from sim.policy import load_policy  # noqa: E402
+from quadruped_walk import report  # noqa: E402
 
 BIPED_COMMANDS = {"forward 0.5": (0.5, 0.0, 0.0), "forward 1.0": (1.0, 0.0, 0.0), "lateral 0.3": (0.0, 0.3, 0.0),
                   "turn 0.8": (0.0, 0.0, 0.8), "stand": (0.0, 0.0, 0.0)}  # fmt: skip
 YAW_TARGET = 0.3
 
 
-def main() -> None:
-    policy = load_policy(sys.argv[1])
-    episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 128
-    result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
-    print(json.dumps(asdict(result), indent=2))
-    print(result.line())
-    verdict = result.walks and result.yaw_rmse <= YAW_TARGET
-    print(f"biped targets (vx, vy RMSE <= 0.25, yaw RMSE <= {YAW_TARGET}, >= 95% fall-free): "
-          f"{'MET' if verdict else 'NOT MET'}")  # fmt: skip
-    held = hold_commands(policy, task_config(policy.cfg), commands=BIPED_COMMANDS)
-    for h in held:
-        print(h.line())
-    print(f"fixed commands: {sum(h.holds for h in held)}/{len(held)} held within 0.1 with no fall")
-
-
 if __name__ == "__main__":
-    main()
+    report(sys.argv[1:], BIPED_COMMANDS, YAW_TARGET)

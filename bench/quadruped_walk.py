@@ -20,16 +20,25 @@ from envs.tracking import hold_commands, track_velocity  # noqa: E402
 from sim.policy import load_policy  # noqa: E402
 
 
-def main() -> None:
-    policy = load_policy(sys.argv[1])
-    episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 128
+def report(argv: list[str], commands: dict | None = None, yaw_target: float | None = None) -> None:
+    """The walking check of `argv[0]` (run, checkpoint or bundle; argv[1]: episodes), then the fixed commands
+    (FIXED_COMMANDS unless given); with `yaw_target`, the yaw-rate RMSE must meet it too."""
+    policy = load_policy(argv[0])
+    episodes = int(argv[1]) if len(argv) > 1 else 128
     result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
     print(json.dumps(asdict(result), indent=2))
     print(result.line())
-    held = hold_commands(policy, task_config(policy.cfg))
+    if yaw_target is not None:
+        met = result.walks and result.yaw_rmse <= yaw_target
+        print(f"targets with yaw RMSE <= {yaw_target}: {'MET' if met else 'NOT MET'}")
+    held = hold_commands(policy, task_config(policy.cfg), commands=commands)
     for h in held:
         print(h.line())
     print(f"fixed commands: {sum(h.holds for h in held)}/{len(held)} held within 0.1 with no fall")
+
+
+def main() -> None:
+    report(sys.argv[1:])
 
 
 if __name__ == "__main__":

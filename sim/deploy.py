@@ -92,6 +92,11 @@ def reference(bundle: Path, script: list[dict], measure_s: float, episodes: int,
     return segment_means(segment, t_index, per_step, script, task.dt, measure_s)
 
 
+def _env() -> dict[str, str]:
+    """The child processes' environment: this checkout importable from any working directory."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
 def _start_server(
     bundle: Path, cfg: DeployConfig, script: list[dict], out: Path, seed: int
 ) -> tuple[subprocess.Popen, int]:
@@ -99,8 +104,7 @@ def _start_server(
             "--faults", json.dumps(cfg.faults), "--script", json.dumps(script), "--out", str(out)]  # fmt: skip
     if cfg.duration_s is not None:
         args += ["--duration", str(cfg.duration_s)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     line = proc.stdout.readline()
     if "udp://" not in line:
         proc.kill()
@@ -119,12 +123,11 @@ def fly(bundle: Path, cfg: DeployConfig, seed: int = 0, workdir: Path | None = N
         # the bundle's own loop; a bundle exported before bundles carried one flies this checkout's
         own = bundle / "robot_loop.py"
         loop_cmd = [str(own)] if own.is_file() else ["-m", "onboard.robot_loop", "--bundle", str(bundle)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         try:
             loop = subprocess.run(
                 [sys.executable, *loop_cmd, "--udp", f"127.0.0.1:{port}", "--config", str(tmp / "loop_config.json"),
                  "--duration", str(duration + 2.0), "--log", str(tmp / "loop.json")],
-                capture_output=True, text=True, timeout=duration + 60, cwd=tmp, env=env,
+                capture_output=True, text=True, timeout=duration + 60, cwd=tmp, env=_env(),
             )  # fmt: skip
             server.wait(timeout=30)
         finally:

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from envs import presets, task_config
-from envs.config import TerrainConfig
+from envs import task_config
 from envs.rollout import check_obs_size, policy_obs
 from envs.task import LocomotionTask
 from sim.config import PlayConfig
@@ -56,10 +55,9 @@ class Player:
 
     def __init__(self, policy: Policy, terrain: Any = None, seed: int = 0, history_s: float = 10.0,
                  robot: Any = None) -> None:  # fmt: skip
-        cfg = task_config(policy.cfg, randomization="none", **({"robot": robot} if robot is not None else {}))
-        if terrain is not None:
-            cfg.terrain = presets.typed(terrain, TerrainConfig, "terrain", base=cfg.terrain) if isinstance(
-                terrain, dict) else task_config(policy.cfg, terrain=terrain).terrain  # fmt: skip
+        # presets by name or dicts (what play.yaml's robot/terrain groups compose), over the policy's own
+        changes = {k: v for k, v in (("robot", robot), ("terrain", terrain)) if v is not None}
+        cfg = task_config(policy.cfg, randomization="none", **changes)
         cfg.env.sim.episode_length_s = 3600.0  # the operator decides when to reset
         cfg.env.curriculum = {}
         if "velocity" not in cfg.env.commands:
