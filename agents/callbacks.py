@@ -119,12 +119,13 @@ class ProgressCallback(BaseCallback):
 
 
 class EnvStatsCallback(BaseCallback):
-    """Logs reward/<term> per episode, physics/resets and the terrain level from the env's infos."""
+    """Logs reward/<term> per episode, physics/resets and the terrain level (mean, spread, per tile type) from the
+    env's infos."""
 
     def __init__(self) -> None:
         super().__init__()
         self.terms: dict[str, list[float]] = defaultdict(list)
-        self.levels: list[int] = []
+        self.levels: list[tuple[str, int]] = []
         self.resets = 0
         self._start = time.perf_counter()
         self._start_steps = 0
@@ -138,7 +139,7 @@ class EnvStatsCallback(BaseCallback):
             if "episode_terms" in info:
                 for name, value in info["episode_terms"].items():
                     self.terms[name].append(value)
-                self.levels.append(info.get("terrain_level", 0))
+                self.levels.append((info.get("terrain_kind", "plane"), info.get("terrain_level", 0)))
             if info.get("physics_reset"):
                 self.resets += 1
         return True
@@ -147,7 +148,12 @@ class EnvStatsCallback(BaseCallback):
         for name, values in self.terms.items():
             self.logger.record(f"reward/{name}", float(np.mean(values)))
         if self.levels:
-            self.logger.record("curriculum/terrain_level", float(np.mean(self.levels)))
+            levels = np.array([level for _, level in self.levels], dtype=np.float64)
+            self.logger.record("curriculum/terrain_level", float(levels.mean()))
+            self.logger.record("curriculum/terrain_level_std", float(levels.std()))
+            kinds = {kind for kind, _ in self.levels}
+            for kind in sorted(kinds) if len(kinds) > 1 else []:  # a mixed terrain: each tile type's mean level
+                self.logger.record(f"curriculum/level_{kind}", float(np.mean([v for k, v in self.levels if k == kind])))
         self.logger.record("physics/resets", self.resets)
         elapsed = time.perf_counter() - self._start
         self.logger.record("charts/steps_per_second", (self.num_timesteps - self._start_steps) / max(elapsed, 1e-9))

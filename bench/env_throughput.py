@@ -3,7 +3,8 @@
     python bench/env_throughput.py [num_envs] [seconds]      (default: 256 envs, 10 s per measurement)
 
 1. env steps/s × decimation ÷ raw `mujoco.batch` physics steps/s: same compiled model, decimation and
-   threads, the same distribution of actions. Targets ≥ 0.9 (quadruped), ≥ 0.85 (biped, issue 12).
+   threads, the same distribution of actions. Targets ≥ 0.9 (quadruped), ≥ 0.85 (biped, issue 12), ≥ 0.8
+   (quadruped on mixed terrain with the critic's height scan, issue 13; its cost per step is printed too).
 2. env policy steps/s ÷ EnvPool's `Go1JoystickFlatTerrain-v1` (MuJoCo Playground's task in C++): same
    number of envs and threads, 50 Hz policies. Target ≥ 2.0. Measurements alternate; medians compared.
 Training-side comparisons (plain SB3, rsl_rl) are in bench/train_peers.py.
@@ -69,6 +70,22 @@ def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/Quadruped
     return ratio
 
 
+def height_scan_cost(num_envs: int, seconds: float) -> float:
+    """Milliseconds per policy step of the critic's height scan on the rough env (all envs at once)."""
+    import envs
+    from envs.mdp.observations import height_scan
+
+    venv = envs.make_vec("LocoForge/QuadrupedRough-v0", num_envs=num_envs, seed=0)
+    venv.reset()
+    task = venv.task
+    params = task.cfg.critic_observations["height_scan"].params
+    state = task._state(*task.sim.rows(), terminated=np.zeros(num_envs, dtype=bool))
+    per_call = 1.0 / timed(lambda: height_scan(state, **params), seconds)
+    points = height_scan(state, **params).shape[1]
+    print(f"height scan: {num_envs} envs x {points} points, {per_call * 1e3:.2f} ms per policy step")
+    return per_call * 1e3
+
+
 def env_vs_envpool(num_envs: int, seconds: float) -> float | None:
     """Policy steps/s of the quadruped env ÷ EnvPool's C++ port of MuJoCo Playground's Go1 joystick task (the
     fastest CPU locomotion env a user can pip-install): same envs, same threads, random actions, 50 Hz policy.
@@ -108,4 +125,6 @@ if __name__ == "__main__":
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     env_vs_raw(num_envs, seconds)
     env_vs_raw(num_envs, seconds, "LocoForge/BipedFlat-v0", target=0.85)
+    env_vs_raw(num_envs, seconds, "LocoForge/QuadrupedRough-v0", target=0.8)
+    height_scan_cost(num_envs, seconds / 3)
     env_vs_envpool(num_envs, seconds)

@@ -1,6 +1,7 @@
 """LocoForge environments: the batched locomotion task, its Gymnasium ids, `task_config` and `make_vec`.
 
-Importing `envs` registers `LocoForge/QuadrupedFlat-v0`, `LocoForge/QuadrupedRough-v0` and `LocoForge/BipedFlat-v0`.
+Importing `envs` registers `LocoForge/QuadrupedFlat-v0`, `LocoForge/QuadrupedRough-v0`,
+`LocoForge/QuadrupedRoughScan-v0` (a perceptive actor) and `LocoForge/BipedFlat-v0`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ headless_default()  # Gymnasium's render checks and our renderers need a GL back
 TASKS = {
     "LocoForge/QuadrupedFlat-v0": "quadruped_flat",
     "LocoForge/QuadrupedRough-v0": "quadruped_rough",
+    "LocoForge/QuadrupedRoughScan-v0": "quadruped_rough_scan",
     "LocoForge/BipedFlat-v0": "biped_flat",
 }
 

@@ -123,28 +123,74 @@ class SimConfig:
 
 
 @dataclass
+class RoughTiles:
+    """Random bumps about a foot wide."""
+
+    share: float = 1.0
+    """Share of a mixed terrain's columns."""
+    height: list[float] = field(default_factory=lambda: [0.01, 0.08])
+    """Bump amplitude (m) from the easiest to the hardest level."""
+
+
+@dataclass
+class SlopeTiles:
+    """Pyramid slopes: hills (spawn on top, walk down) and pits (spawn at the bottom, walk up) alternate."""
+
+    share: float = 1.0
+    slope: list[float] = field(default_factory=lambda: [0.0, 0.4])
+    """Slope (rad) from the easiest to the hardest level."""
+
+
+@dataclass
+class StairTiles:
+    """Pyramid stairs, up (pits) and down (hills) alternating like the slopes."""
+
+    share: float = 1.0
+    step_height: list[float] = field(default_factory=lambda: [0.02, 0.16])
+    """Step height (m) from the easiest to the hardest level."""
+    step_width: float = 0.35
+    """Tread depth (m)."""
+
+
+@dataclass
+class ObstacleTiles:
+    """Discrete rectangular blocks, raised and sunk, scattered around a flat spawn platform."""
+
+    share: float = 1.0
+    height: list[float] = field(default_factory=lambda: [0.02, 0.12])
+    """Largest block height or depth (m) from the easiest to the hardest level."""
+    size: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    """Block sides (m) are drawn from this range."""
+    count: int = 40
+    """Blocks per tile."""
+
+
+@dataclass
 class TerrainConfig:
-    """Ground: a plane, or a heightfield of tiles (rows are difficulty levels) with a curriculum."""
+    """Ground: a plane, or a heightfield of tiles (rows are difficulty levels, columns tile types) with a
+    curriculum. Each tile type has its own section; `kind: mixed` gives every type its share of the columns."""
 
     name: str = "flat"
     kind: str = "plane"
-    """plane, rough, slopes, stairs or mixed."""
+    """plane, rough, slopes, stairs, obstacles or mixed."""
     tile_size: float = 8.0
     """Side of one tile (m)."""
     n_levels: int = 10
     n_cols: int = 4
     horizontal_scale: float = 0.1
     """Heightfield cell size (m)."""
-    rough_height: list[float] = field(default_factory=lambda: [0.01, 0.08])
-    """Noise amplitude (m) from the easiest to the hardest level."""
-    slope: list[float] = field(default_factory=lambda: [0.0, 0.4])
-    """Slope (rad) from the easiest to the hardest level."""
-    step_height: list[float] = field(default_factory=lambda: [0.02, 0.16])
-    """Stair height (m) from the easiest to the hardest level."""
-    step_width: float = 0.35
+    rough: RoughTiles = field(default_factory=RoughTiles)
+    slopes: SlopeTiles = field(default_factory=SlopeTiles)
+    stairs: StairTiles = field(default_factory=StairTiles)
+    obstacles: ObstacleTiles = field(default_factory=ObstacleTiles)
     start_level: int = 0
     """Level new robots start on; a terrain_levels curriculum term moves them from there."""
     friction: float = 1.0
+
+
+LEGACY_TERRAIN_KEYS = {"rough_height": ("rough", "height"), "slope": ("slopes", "slope"),
+                       "step_height": ("stairs", "step_height"), "step_width": ("stairs", "step_width")}  # fmt: skip
+"""Terrain fields of run configs written before tile sections (release 1), and where they live now."""
 
 
 @dataclass

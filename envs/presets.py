@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from omegaconf import OmegaConf
 
 from common.configs import available, compose
-from envs.config import EnvConfig, EventTermConfig, RobotConfig, TaskConfig, TerrainConfig
+from envs.config import LEGACY_TERRAIN_KEYS, EnvConfig, EventTermConfig, RobotConfig, TaskConfig, TerrainConfig
 
 SCHEMAS: dict[str, type] = {"env": EnvConfig, "robot": RobotConfig, "terrain": TerrainConfig}
 GROUPS = ("env", "robot", "terrain", "randomization")
@@ -35,11 +35,23 @@ def typed(value: Any, schema: type[T], where: str, base: Any = None) -> T:
     type fails in one line."""
     if isinstance(value, schema):
         return copy.deepcopy(value)
+    if schema is TerrainConfig and isinstance(value, Mapping):
+        value = upgrade_terrain(value)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema if base is None else base), value)
         return OmegaConf.to_object(merged)
     except Exception as err:  # omegaconf's messages run over several lines: keep the first
         raise ValueError(f"{where}: {str(err).splitlines()[0]}") from None
+
+
+def upgrade_terrain(value: Mapping) -> dict:
+    """A terrain mapping of a run written before tile sections (flat `slope`, `step_height`, ...) in today's
+    layout, so that the policies of earlier runs still validate and export."""
+    value = dict(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
+    for old, (section, name) in LEGACY_TERRAIN_KEYS.items():
+        if old in value:
+            value[section] = {**value.get(section, {}), name: value.pop(old)}
+    return value
 
 
 def _compose_task(choices: list[str]) -> TaskConfig:

@@ -265,6 +265,7 @@ class LocomotionTask:
             for i in ids:
                 infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
                 infos[i]["terrain_level"] = int(self.levels[i])
+                infos[i]["terrain_kind"] = self.terrain.column_kind[self.cols[i]]
             result.terminal_obs = self._rows(obs, ids)
             if self.autoreset:
                 self._reset_envs(ids)

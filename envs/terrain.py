@@ -13,12 +13,10 @@ import numpy as np
 
 from envs.config import PREFIX, TerrainConfig
 
-KINDS = ("plane", "rough", "slopes", "stairs", "mixed")
-_MIXED_ORDER = ("rough", "slopes", "stairs", "plane")
-
-
-def _lerp(bounds: list[float], t: float) -> float:
-    return float(bounds[0] + (bounds[1] - bounds[0]) * t)
+KINDS = ("plane", "rough", "slopes", "stairs", "obstacles", "mixed")
+TILE_KINDS = ("rough", "slopes", "stairs", "obstacles")
+"""Tile types, each with its own section of TerrainConfig; `mixed` gives each its share of the columns."""
+_RANGES = {"rough": ("height",), "slopes": ("slope",), "stairs": ("step_height",), "obstacles": ("height", "size")}
 
 
 def _rough_tile(n: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
@@ -52,19 +50,59 @@ def _stairs_tile(n: int, cell: float, height: float, width: float, sign: float) 
     return sign * height * steps
 
 
+def _obstacle_tile(n: int, cell: float, height: float, size: list[float], count: int,
+                   rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """Rectangular blocks raised or sunk by up to `height`, kept off a 2 m spawn platform at the centre."""
+    tile = np.zeros((n, n))
+    for _ in range(count):
+        w, d = (rng.uniform(size[0], size[1], 2) / cell).astype(int) + 1
+        i, j = rng.integers(0, n - w + 1), rng.integers(0, n - d + 1)
+        tile[i : i + w, j : j + d] = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0) * height
+    centre, platform = n // 2, int(round(1.0 / cell))
+    tile[centre - platform : centre + platform, centre - platform : centre + platform] = 0.0
+    edge = max(int(round(0.3 / cell)), 1)  # tiles join at height 0
+    tile[:edge], tile[-edge:], tile[:, :edge], tile[:, -edge:] = 0.0, 0.0, 0.0, 0.0
+    return tile
+
+
+def allocate_columns(kind: str, shares: dict[str, float], n_cols: int) -> list[str]:
+    """The tile type of each column: one type for a single kind; for `mixed`, each type with a share > 0 gets
+    its share of the columns (largest remainders, at least one each), in TILE_KINDS order."""
+    if kind != "mixed":
+        return [kind] * n_cols
+    kinds = [k for k in TILE_KINDS if shares[k] > 0]
+    if not kinds or any(shares[k] < 0 for k in TILE_KINDS):
+        raise ValueError("terrain.<type>.share: mixed terrain needs shares >= 0, at least one > 0")
+    if n_cols < len(kinds):
+        raise ValueError(f"terrain.n_cols: mixed terrain with {len(kinds)} tile types needs at least as many "
+                         f"columns, got {n_cols}")  # fmt: skip
+    total = sum(shares[k] for k in kinds)
+    exact = np.array([shares[k] / total * n_cols for k in kinds])
+    counts = np.maximum(np.floor(exact).astype(int), 1)
+    while counts.sum() < n_cols:
+        counts[np.argmax(exact - counts)] += 1
+    while counts.sum() > n_cols:
+        counts[np.argmax(np.where(counts > 1, counts - exact, -np.inf))] -= 1
+    return [k for k, c in zip(kinds, counts, strict=True) for _ in range(c)]
+
+
 class Terrain:
     """A grid of terrain tiles, its MuJoCo heightfield, and the lookup of heights and spawn points."""
 
     def __init__(self, cfg: TerrainConfig, seed: int = 0) -> None:
         if cfg.kind not in KINDS:
             raise ValueError(f"terrain.kind: unknown kind '{cfg.kind}'; accepted: {', '.join(KINDS)}")
-        for name in ("tile_size", "horizontal_scale", "step_width", "friction"):
-            if getattr(cfg, name) <= 0:
-                raise ValueError(f"terrain.{name}: must be > 0, got {getattr(cfg, name)}")
-        for name in ("rough_height", "slope", "step_height"):
-            value = getattr(cfg, name)
-            if len(value) != 2 or min(value) < 0:
-                raise ValueError(f"terrain.{name}: give [easiest, hardest], both >= 0, got {list(value)}")
+        for name in ("tile_size", "horizontal_scale", "stairs.step_width", "friction"):
+            value = cfg.stairs.step_width if name == "stairs.step_width" else getattr(cfg, name)
+            if value <= 0:
+                raise ValueError(f"terrain.{name}: must be > 0, got {value}")
+        for kind, names in _RANGES.items():
+            for name in names:
+                value = getattr(getattr(cfg, kind), name)
+                if len(value) != 2 or min(value) < 0:
+                    raise ValueError(f"terrain.{kind}.{name}: give [easiest, hardest], both >= 0, got {list(value)}")
+        if cfg.obstacles.count < 0:
+            raise ValueError(f"terrain.obstacles.count: must be >= 0, got {cfg.obstacles.count}")
         if cfg.n_levels < 1 or cfg.n_cols < 1:
             raise ValueError("terrain.n_levels and terrain.n_cols: must be >= 1")
         if not 0 <= cfg.start_level < cfg.n_levels:
@@ -78,26 +116,41 @@ class Terrain:
         self.cells_per_tile = int(round(self.tile / self.cell))
         self.border = 0 if self.is_plane else self.cells_per_tile
         """Cells of flat (height 0) heightfield around the tiles."""
+        shares = {k: getattr(cfg, k).share for k in TILE_KINDS}
+        self.column_kind = ["plane"] if self.is_plane else allocate_columns(cfg.kind, shares, self.n_cols)
+        """Tile type of each column."""
+        seen: dict[str, int] = {}
+        signs = []
+        for kind in self.column_kind:  # within each type, hills and pits alternate
+            signs.append(1.0 if seen.get(kind, 0) % 2 == 0 else -1.0)
+            seen[kind] = seen.get(kind, 0) + 1
+        self.column_sign = np.array(signs)
+        """+1: a hill (spawn on top, walk down), -1: a pit (spawn at the bottom, walk up)."""
         self.heights = np.zeros((1, 1)) if self.is_plane else self._generate(np.random.default_rng(seed))
+        self._planes: np.ndarray | None = None
+
+    def difficulty(self, kind: str, level: int | np.ndarray) -> float | np.ndarray:
+        """The main parameter of a tile type at a level: slope (rad), step height, bump or block height (m)."""
+        section = getattr(self.cfg, kind)  # the first of its ranges is the difficulty
+        low, high = getattr(section, _RANGES[kind][0])
+        return low + (high - low) * np.asarray(level) / max(self.n_levels - 1, 1)
 
     def _generate(self, rng: np.random.Generator) -> np.ndarray:
-        cfg, n = self.cfg, self.cells_per_tile
+        cfg, n, cell = self.cfg, self.cells_per_tile, self.cell
         # heights[ix, iy]: x runs along levels, y along columns
         b = self.border
         heights = np.zeros((self.n_levels * n + 2 * b, self.n_cols * n + 2 * b))
         for level in range(self.n_levels):
-            t = level / max(self.n_levels - 1, 1)
-            for col in range(self.n_cols):
-                kind = cfg.kind if cfg.kind != "mixed" else _MIXED_ORDER[col % len(_MIXED_ORDER)]
-                sign = 1.0 if col % 2 == 0 else -1.0  # alternate hills and pits
+            for col, (kind, sign) in enumerate(zip(self.column_kind, self.column_sign, strict=True)):
+                d = float(self.difficulty(kind, level))
                 if kind == "rough":
-                    tile = _rough_tile(n, _lerp(cfg.rough_height, t), rng)
+                    tile = _rough_tile(n, d, rng)
                 elif kind == "slopes":
-                    tile = _slope_tile(n, self.cell, _lerp(cfg.slope, t), sign)
+                    tile = _slope_tile(n, cell, d, sign)
                 elif kind == "stairs":
-                    tile = _stairs_tile(n, self.cell, _lerp(cfg.step_height, t), cfg.step_width, sign)
+                    tile = _stairs_tile(n, cell, d, cfg.stairs.step_width, sign)
                 else:
-                    tile = np.zeros((n, n))
+                    tile = _obstacle_tile(n, cell, d, cfg.obstacles.size, cfg.obstacles.count, rng)
                 heights[b + level * n : b + (level + 1) * n, b + col * n : b + (col + 1) * n] = tile
         return heights
 
@@ -157,23 +210,34 @@ class Terrain:
             material=PREFIX + "ground",
         )
 
+    def _triangles(self) -> np.ndarray:
+        """Per cell and triangle, the plane h = a + bx * tx + by * ty, (cells * 2, 3): one gather per lookup."""
+        h = self.heights
+        h00, h10, h01, h11 = h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]
+        lower = np.stack([h00, h10 - h00, h11 - h10], axis=-1)  # tx >= ty
+        upper = np.stack([h00, h11 - h01, h01 - h00], axis=-1)
+        return np.stack([lower, upper], axis=2).reshape(-1, 3)
+
     def height_at(self, xy: np.ndarray) -> np.ndarray:
         """Ground height (m) under world points xy, (n, 2), exactly as MuJoCo collides with it: linear on the
         two triangles of each cell, split along its (0, 0)-(1, 1) diagonal; the plane's height off the field."""
         xy = np.asarray(xy, dtype=np.float64)
         if self.is_plane:
             return np.zeros(len(xy))
+        if self._planes is None:
+            self._planes = self._triangles()
         nx, ny = self.heights.shape
         fx, fy = xy[:, 0] / self.cell, xy[:, 1] / self.cell
-        inside = (fx >= 0) & (fy >= 0) & (fx <= nx - 1) & (fy <= ny - 1)
-        i = np.clip(np.floor(fx).astype(int), 0, nx - 2)
-        j = np.clip(np.floor(fy).astype(int), 0, ny - 2)
+        i = np.clip(fx.astype(np.int64), 0, nx - 2)  # truncation is floor for the points inside (fx >= 0)
+        j = np.clip(fy.astype(np.int64), 0, ny - 2)
         tx, ty = fx - i, fy - j
-        h = self.heights
-        h00, h10, h01, h11 = h[i, j], h[i + 1, j], h[i, j + 1], h[i + 1, j + 1]
-        lower = h00 + tx * (h10 - h00) + ty * (h11 - h10)  # the triangle with tx >= ty
-        upper = h00 + ty * (h01 - h00) + tx * (h11 - h01)
-        return np.where(inside, np.where(tx >= ty, lower, upper), min(float(h.min()), 0.0) - 0.01)
+        tri = ((i * (ny - 1) + j) << 1) + (tx < ty)
+        a, bx, by = self._planes[tri].T
+        height = a + bx * tx + by * ty
+        outside = (fx < 0) | (fy < 0) | (fx > nx - 1) | (fy > ny - 1)
+        if outside.any():
+            height[outside] = min(float(self.heights.min()), 0.0) - 0.01
+        return height
 
     def tile_origin(self, level: np.ndarray, col: np.ndarray) -> np.ndarray:
         """World xy of the centres of tiles (level, col), (n, 2)."""

@@ -11,7 +11,8 @@ import numpy as np
 
 PASS_FALL_RATE = 0.10
 """A level is passed at this share of falls or fewer."""
-DIFFICULTY = {"slopes": ("slope", "deg"), "stairs": ("step_height", "m"), "rough": ("rough_height", "m")}
+UNITS = {"slopes": "deg", "stairs": "m", "rough": "m", "obstacles": "m"}
+LABELS = {"slopes": "slope", "stairs": "step height", "rough": "bump height", "obstacles": "block height"}
 
 
 def spread(task: Any, n_commands: int = 1) -> None:
@@ -28,20 +29,20 @@ def spread(task: Any, n_commands: int = 1) -> None:
 
 
 def difficulty(terrain: Any, level: int) -> float:
-    """The level's slope (deg), step height or roughness (m), as the terrain generated it."""
-    field, unit = DIFFICULTY.get(terrain.cfg.kind, ("", ""))
-    if not field:
+    """The level's slope (deg), step height, bump or block height (m), as the terrain generated it."""
+    kinds = set(terrain.column_kind)
+    if len(kinds) != 1 or next(iter(kinds)) not in UNITS:
         return float(level)
-    low, high = getattr(terrain.cfg, field)
-    value = low + (high - low) * level / max(terrain.n_levels - 1, 1)
-    return float(np.degrees(value)) if unit == "deg" else float(value)
+    kind = next(iter(kinds))
+    value = float(terrain.difficulty(kind, level))
+    return float(np.degrees(value)) if UNITS[kind] == "deg" else value
 
 
 def by_level(task: Any, measure: Callable[[np.ndarray], dict[str, float]]) -> tuple[dict[str, Any], dict[str, float]]:
     """Metrics of every (level, direction), and the hardest level passed from the easiest up, per direction
     (-1: not even the easiest)."""
     terrain, ids = task.terrain, np.arange(task.num_envs)
-    down = task.cols % 2 == 0  # even columns are hills (spawn on top, walk down), odd ones pits (walk up)
+    down = terrain.column_sign[task.cols] > 0  # hills: spawn on top, walk down; pits: spawn at the bottom
     table: dict[str, Any] = {}
     summary: dict[str, float] = {}
     for direction, mask in (("up", ~down), ("down", down)):
@@ -78,10 +79,10 @@ def plot(report: dict[str, Any], out: Path) -> str | None:
             ys = [1.0 - (r[direction]["fall_rate"] or 0.0) for r in rows if direction in r]
             ax.plot(xs, ys, "o-", color=color, label=direction)
         ax.axhline(1.0 - PASS_FALL_RATE, color="#888", linestyle="--", linewidth=1)
-        field, unit = DIFFICULTY.get(s["changes"]["terrain"].get("kind", ""), ("level", ""))
+        kind = s["changes"]["terrain"].get("kind", "")
         ax.set(
             title=name,
-            xlabel=f"{field} ({unit})" if unit else field,
+            xlabel=f"{LABELS[kind]} ({UNITS[kind]})" if kind in UNITS else "level",
             ylabel="episodes without a fall",
             ylim=(-0.05, 1.05),
         )

@@ -36,9 +36,12 @@ def test_every_env_and_algo_composes(env, algo):
 def test_rough_env_brings_rough_terrain_and_the_command_line_wins():
     assert train_config().terrain.kind == "plane"
     rough = train_config("env=quadruped_rough")
-    assert rough.terrain.kind == "rough" and rough.env.id == "LocoForge/QuadrupedRough-v0"
+    assert rough.terrain.kind == "mixed" and rough.env.id == "LocoForge/QuadrupedRough-v0"
     assert rough.env.rewards.flat_orientation_l2.weight == -0.5
     assert train_config("env=quadruped_rough", "terrain=stairs").terrain.kind == "stairs"
+    # a tile type's range is an override of its own section
+    tuned = train_config("env=quadruped_rough", "terrain.stairs.step_height=[0.05,0.18]", "terrain.rough.share=0")
+    assert tuned.terrain.stairs.step_height == [0.05, 0.18] and tuned.terrain.rough.share == 0
 
 
 def test_device_is_torch_device_for_train():

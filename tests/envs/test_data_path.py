@@ -58,12 +58,12 @@ def test_a_finished_episode_keeps_its_command_in_the_terminal_observation(quiet_
     assert not np.allclose(task.command, in_force), "the next episodes draw new commands"
 
 
-@pytest.mark.parametrize("kind", ["rough", "slopes", "stairs"])
+@pytest.mark.parametrize("kind", ["rough", "slopes", "stairs", "obstacles", "mixed"])
 def test_terrain_heights_match_mujocos_ray_casts(kind):
     from envs.terrain import Terrain
 
     cfg = task_config(terrain=kind).terrain
-    cfg.n_levels, cfg.n_cols, cfg.tile_size = 2, 2, 3.0
+    cfg.n_levels, cfg.n_cols, cfg.tile_size = 2, (4 if kind == "mixed" else 2), 3.0
     terrain = Terrain(cfg, seed=0)
     spec = mujoco.MjSpec()
     terrain.add_to_spec(spec)
@@ -78,7 +78,7 @@ def test_terrain_heights_match_mujocos_ray_casts(kind):
         [5.0 - mujoco.mj_ray(model, data, np.array([x, y, 5.0]), down, None, 1, -1, hit) for x, y in points]
     )
     np.testing.assert_allclose(terrain.height_at(points), truth, atol=1e-6)
-    if kind != "rough":  # odd columns are pits: their floor is below 0 and the robot can reach it
+    if kind != "rough":  # pits and sunk blocks: their floor is below 0 and the robot can reach it
         assert truth.min() < -0.1
 
 

@@ -14,9 +14,10 @@ from envs.task import LocomotionTask
 
 
 @pytest.mark.parametrize("env_id,obs_dim", [("LocoForge/QuadrupedFlat-v0", 45), ("LocoForge/QuadrupedRough-v0", 45),
-                                            ("LocoForge/BipedFlat-v0", 47)])  # fmt: skip
+                                            ("LocoForge/QuadrupedRoughScan-v0", 45 + 17 * 11), ("LocoForge/BipedFlat-v0", 47)])  # fmt: skip
 def test_gym_ids_pass_both_checkers(env_id, obs_dim):
-    assert set(envs.TASKS) == {"LocoForge/QuadrupedFlat-v0", "LocoForge/QuadrupedRough-v0", "LocoForge/BipedFlat-v0"}
+    assert set(envs.TASKS) == {"LocoForge/QuadrupedFlat-v0", "LocoForge/QuadrupedRough-v0",
+                               "LocoForge/QuadrupedRoughScan-v0", "LocoForge/BipedFlat-v0"}  # fmt: skip
     env = gym.make(env_id)
     gym_check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(gym.make(env_id).unwrapped, warn=True)

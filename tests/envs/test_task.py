@@ -157,7 +157,7 @@ def test_observation_delay_shows_older_state(quiet_task):
     assert np.abs(delayed.step(a).obs["policy"][:, joints]).max() > 0.05
 
 
-@pytest.mark.parametrize("terrain", ["flat", "rough", "slopes", "stairs"])
+@pytest.mark.parametrize("terrain", ["flat", "rough", "slopes", "stairs", "obstacles"])
 def test_terrains_generate_and_are_walkable_at_spawn(quiet_task, terrain):
     task = quiet_task(n=8, terrain=terrain, events=STILL)
     task.reset()

@@ -15,7 +15,7 @@ def test_stairs_by_level_up_and_down(tmp_path):
     from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig
     from sim.validate import evaluate
 
-    stairs = ScenarioConfig(terrain={"kind": "stairs", "n_levels": 3, "n_cols": 2, "step_height": [0.02, 0.25]},
+    stairs = ScenarioConfig(terrain={"kind": "stairs", "n_levels": 3, "n_cols": 2, "stairs": {"step_height": [0.02, 0.25]}},
                             levels=True, episodes=24, commands={"forward": [0.5, 0.0, 0.0]},
                             gates=["highest_level_up>=0"])  # fmt: skip
     suite = SuiteConfig(name="terrain", scenarios={"stairs": stairs})
