@@ -193,6 +193,21 @@ class GaitContact:
         return np.sum(stance == s.feet_contact, axis=1).astype(np.float64)
 
 
+def feet_swing_height(s: State, height: float = 0.08, stance_share: float = 0.55, sigma: float = 0.01,
+                      command_min: float = 0.1) -> np.ndarray:  # fmt: skip
+    """exp(-sum of squared foot height errors / sigma) against the gait clock's swing arc: 0 in the first
+    stance_share of each foot's phase, a half sine of `height` (m) after it; all feet down when commanded to
+    stand. A dense signal to step, also in place (turning, side steps), where contact terms are sparse."""
+    if s.gait_phase is None:
+        raise ValueError("needs a gait clock: set env.gait (period_s, offsets)")
+    if not 0.0 < stance_share < 1.0 or height <= 0 or sigma <= 0:
+        raise ValueError(f"stance_share in (0, 1), height > 0 and sigma > 0 required, got {stance_share}, {height}, "
+                         f"{sigma}")  # fmt: skip
+    swing = np.clip((s.gait_phase - stance_share) / (1.0 - stance_share), 0.0, 1.0)
+    target = height * np.sin(np.pi * swing) * _moving(s, command_min)[:, None]
+    return np.exp(-np.sum(np.square(s.feet_height - target), axis=1) / sigma)
+
+
 def stand_still(s: State, command_min: float = 0.1) -> np.ndarray:
     """Joint deviation from the default pose while commanded to stand still (rad)."""
     standing = np.linalg.norm(s.command, axis=1) < command_min

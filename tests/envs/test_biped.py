@@ -111,6 +111,18 @@ def test_gait_contact_and_single_stance_reward_the_gait_they_describe():
     assert term(both) == pytest.approx([0.0, 0.0])  # double stance earns nothing
 
 
+def test_feet_swing_height_follows_the_gait_clocks_swing_arc():
+    phase = np.array([[0.2, 0.775], [0.2, 0.775], [0.2, 0.775]])  # left in stance, right at mid-swing
+    walking, standing = [0.5, 0, 0], [0.0, 0, 0]
+    on_arc = _feet(feet_height=np.array([[0.0, 0.08], [0.0, 0.0], [0.0, 0.0]]), gait_phase=phase,
+                   command=np.array([walking, walking, standing]))  # fmt: skip
+    got = rewards.feet_swing_height(on_arc, height=0.08, stance_share=0.55, sigma=0.01)
+    # on the arc: 1; a foot left down at mid-swing: exp(-0.08^2 / 0.01); standing, both down: 1
+    assert got == pytest.approx([1.0, np.exp(-0.0064 / 0.01), 1.0])
+    with pytest.raises(ValueError, match="needs a gait clock"):
+        rewards.feet_swing_height(_feet())
+
+
 @pytest.mark.parametrize("overrides,expected", [
     ({"gait": {"period_s": 0.0}}, "env.gait: period_s > 0 and offsets in [0, 1) are required"),
     ({"gait": {"offsets": [0.0]}}, "env.gait.offsets: one phase offset per foot of robot.feet (2: left_foot, right_foot)"),
