@@ -61,6 +61,13 @@ def by_level(task: Any, measure: Callable[[np.ndarray], dict[str, float]]) -> tu
     return table, summary
 
 
+def frontier(metrics: dict[str, Any], n_levels: int) -> int:
+    """The first level walking down that the policy did not pass (the hardest when it passed all): where a video
+    of a terrain scenario shows what to fix. A one-robot task walks down (its column is a hill)."""
+    passed = metrics.get("highest_level_down")
+    return int(min(max(passed if passed is not None else -1, -1) + 1, n_levels - 1))
+
+
 def plot(report: dict[str, Any], out: Path) -> str | None:
     """Success (1 - fall rate) against difficulty, up and down, one panel per terrain scenario."""
     scenarios = {n: s for n, s in report["scenarios"].items() if s.get("levels")}

@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.io import now, versions
+from sim import levels
 from sim import report as report_io
 from sim.config import ValidateConfig
 from sim.policy import load_policy
@@ -69,8 +70,11 @@ def evaluate(vcfg: ValidateConfig, out: Path | None = None) -> dict[str, Any]:
                            title="nominal")  # fmt: skip
             worst = worst_scenario(scenarios, vcfg)
             if worst is not None:
-                worst_video = record(policy, scenario_task(train_cfg, vcfg.suite.scenarios[worst], vcfg),
-                                     out / f"worst_{worst}.mp4", seconds=vcfg.video_s, title=f"worst: {worst}")  # fmt: skip
+                cfg, title = scenario_task(train_cfg, vcfg.suite.scenarios[worst], vcfg), f"worst: {worst}"
+                if vcfg.suite.scenarios[worst].levels:  # on the terrain: the first level it does not pass
+                    cfg.terrain.start_level = levels.frontier(scenarios[worst]["metrics"], cfg.terrain.n_levels)
+                    title += f", level {cfg.terrain.start_level} down"
+                worst_video = record(policy, cfg, out / f"worst_{worst}.mp4", seconds=vcfg.video_s, title=title)
                 worst_video["scenario"] = worst
     report = {
         "schema_version": 1,

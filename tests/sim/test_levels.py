@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.levels import frontier
 from tests.conftest import REPO
 
 WALKER = REPO / "tests" / "fixtures" / "walking_quadruped"
@@ -19,7 +20,7 @@ def test_stairs_by_level_up_and_down(tmp_path):
                             levels=True, episodes=24, commands={"forward": [0.5, 0.0, 0.0]},
                             gates=["highest_level_up>=0"])  # fmt: skip
     suite = SuiteConfig(name="terrain", scenarios={"stairs": stairs})
-    report = evaluate(ValidateConfig(policy=str(WALKER), suite=suite, episode_s=4.0, video=False), tmp_path)
+    report = evaluate(ValidateConfig(policy=str(WALKER), suite=suite, episode_s=4.0, video_s=0.5), tmp_path)
     s = report["scenarios"]["stairs"]
     assert set(s["levels"]) == {"0", "1", "2"}
     assert [s["levels"][k]["difficulty"] for k in ("0", "1", "2")] == pytest.approx([0.02, 0.135, 0.25])
@@ -41,6 +42,15 @@ def test_stairs_by_level_up_and_down(tmp_path):
     assert "plots/terrain_levels.png" in report["plots"] and (tmp_path / "plots" / "terrain_levels.png").is_file()
     assert "Terrain stairs: hardest level passed" in (tmp_path / "report.md").read_text()
     assert s["passed"]
+    # the video puts the robot on the first level it does not pass walking down (its one robot is on a hill)
+    assert report["worst_video"]["made"] and report["worst_video"]["scenario"] == "stairs"
+    assert frontier(m, 3) == min(int(m["highest_level_down"]) + 1, 2)
+
+
+def test_the_terrain_videos_level_is_the_first_not_passed():
+    assert frontier({"highest_level_down": -1.0}, 10) == 0
+    assert frontier({"highest_level_down": 4.0}, 10) == 5
+    assert frontier({"highest_level_down": 9.0}, 10) == 9  # passed all: the hardest
 
 
 def test_a_level_sweep_on_flat_ground_is_one_line(tmp_path):
