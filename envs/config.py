@@ -222,6 +222,9 @@ class EnvConfig:
     obs_noise_scale: float = 1.0
     """Multiplier on every observation term's noise (0: noise off); set by the randomization presets."""
     rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
+    reward_floor: float | None = None
+    """Clip each step's total reward from below at this value before the `termination` term is added (legged_gym's
+    only_positive_rewards with 0.0): early on, penalties then cannot make ending the episode attractive."""
     terminations: dict[str, TerminationConfig] = field(default_factory=dict)
     events: dict[str, EventTermConfig] = field(default_factory=dict)
     """Resets, domain randomization, pushes and delays, in config order (model parameters before state)."""

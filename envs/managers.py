@@ -115,19 +115,25 @@ class ObservationManager(_Terms):
 class RewardManager(_Terms):
     """Weighted sum of reward terms, multiplied by the policy dt in this one place; zero weights are not built."""
 
-    def __init__(self, cfg: Mapping[str, RewardTermConfig], where: str, probe: State) -> None:
+    def __init__(self, cfg: Mapping[str, RewardTermConfig], where: str, probe: State,
+                 floor: float | None = None) -> None:  # fmt: skip
         super().__init__(REWARDS, cfg, where, probe, keep=lambda t: t.weight != 0.0)
         for name in self.names:  # a zero-weight term is still checked
             resolve_term(REWARDS, name, cfg[name].params, where)
+        self.floor = floor
 
     def compute(self, s: State) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Total reward (n,) and each weighted term (n,) for logging."""
+        """Total reward (n,) and each weighted term (n,) for logging; with a floor, the terms but `termination`
+        are summed and clipped at it, then `termination` is added."""
         total = np.zeros(s.num_envs)
         parts = {}
         for name, term in self.terms.items():
             value = term(s) * (self.cfg[name].weight * s.dt)
             parts[name] = value
-            total += value
+            if name != "termination" or self.floor is None:
+                total += value
+        if self.floor is not None:
+            total = np.maximum(total, self.floor) + parts.get("termination", 0.0)
         return total, parts
 
 

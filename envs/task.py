@@ -114,7 +114,7 @@ class LocomotionTask:
         self.obs_manager = ObservationManager(env.observations, "env.observations", probe)
         self.critic_manager = (ObservationManager(env.critic_observations, "env.critic_observations", probe)
                                if env.critic_observations else None)  # fmt: skip
-        self.reward_manager = RewardManager(env.rewards, "env.rewards", probe)
+        self.reward_manager = RewardManager(env.rewards, "env.rewards", probe, env.reward_floor)
         self.termination_manager = TerminationManager(env.terminations, "env.terminations", probe)
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
         self._reset_envs(np.arange(n))

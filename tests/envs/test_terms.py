@@ -123,3 +123,18 @@ def test_closed_form_projected_gravity_matches_the_rotation():
     np.testing.assert_allclose(
         projected_gravity(quat), quat_rotate_inverse(quat, np.tile([0, 0, -1.0], (50, 1))), atol=1e-12
     )
+
+
+def test_reward_floor_clips_the_penalties_but_not_the_termination():
+    from envs.config import RewardTermConfig
+    from envs.managers import RewardManager
+
+    s = make_state(action=np.ones((2, 12)), terminated=np.array([False, True]))
+    cfg = {"action_rate_l2": RewardTermConfig(weight=-1.0), "alive": RewardTermConfig(weight=2.0),
+           "termination": RewardTermConfig(weight=-10.0)}  # fmt: skip
+    plain, parts = RewardManager(cfg, "env.rewards", s).compute(s)
+    # 12 x 1^2 action change x -1 + 2 alive, x dt; termination -10 x dt on the second
+    assert plain == pytest.approx([(-12 + 2) * 0.02, (-12 + 2 - 10) * 0.02])
+    floored, same = RewardManager(cfg, "env.rewards", s, floor=0.0).compute(s)
+    assert floored == pytest.approx([0.0, -10 * 0.02])  # penalties clipped at 0, then the termination
+    assert all(np.array_equal(parts[k], same[k]) for k in parts)  # the logged terms are the unclipped ones
