@@ -1,0 +1,69 @@
+"""Does a rough-terrain policy climb? Issue 13's targets, each terrain at the target difficulty, up and down.
+
+    python bench/terrain_walk.py <run | checkpoint | bundle> [--flat <policy>] [--episodes N]
+
+Blind targets: slopes of 20 deg and stairs of 10 cm (31 cm treads) up and down at <= 10 % falls, rough ground
+(bumps to 5 cm) at <= 5 %, vx RMSE <= 0.3 m/s on each, walking forward at 0.5 m/s. Perceptive target
+(a policy with the actor height scan): stairs of 15 cm at <= 10 %. With --flat, the nominal and robustness
+scenarios of both policies side by side: the terrain policy may fall at most 2 points more than the flat one.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig, load_suite  # noqa: E402
+from sim.validate import evaluate  # noqa: E402
+
+FORWARD = {"forward": [0.5, 0.0, 0.0]}
+TERRAINS = {  # name: (terrain changes, fall-rate target); one level, a hill and a pit column: down and up
+    "slopes_20deg": ({"kind": "slopes", "slopes": {"slope": [0.349, 0.349]}}, 0.10),
+    "stairs_10cm": ({"kind": "stairs", "stairs": {"step_height": [0.10, 0.10], "step_width": 0.31}}, 0.10),
+    "stairs_15cm": ({"kind": "stairs", "stairs": {"step_height": [0.15, 0.15], "step_width": 0.31}}, 0.10),
+    "rough_5cm": ({"kind": "rough", "rough": {"height": [0.05, 0.05]}}, 0.05),
+}
+VX_RMSE = 0.3
+FLAT_MARGIN = 0.02
+
+
+def terrain_suite(episodes: int) -> SuiteConfig:
+    scenarios = {name: ScenarioConfig(description=name, terrain={**change, "n_levels": 1, "n_cols": 2}, levels=True,
+                                      episodes=episodes, commands=FORWARD)
+                 for name, (change, _) in TERRAINS.items()}  # fmt: skip
+    return SuiteConfig(name="terrain_targets", scenarios=scenarios)
+
+
+def flat_suite() -> SuiteConfig:
+    nominal, robustness = load_suite("nominal"), load_suite("robustness")
+    return SuiteConfig(name="flat", scenarios={**nominal.scenarios, **robustness.scenarios})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("policy")
+    parser.add_argument("--flat", help="a flat-ground policy to compare the nominal and robustness falls with")
+    parser.add_argument("--episodes", type=int, default=64, help="episodes per terrain, half up and half down")
+    args = parser.parse_args()
+
+    report = evaluate(ValidateConfig(policy=args.policy, suite=terrain_suite(args.episodes), video=False))
+    print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8}  target")
+    for name, (_, target) in TERRAINS.items():
+        level = report["scenarios"][name]["levels"]["0"]
+        for direction in ("up", "down"):
+            m = level[direction]
+            ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
+            print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
+                  f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
+    if args.flat:
+        ours = evaluate(ValidateConfig(policy=args.policy, suite=flat_suite(), video=False))["scenarios"]
+        flat = evaluate(ValidateConfig(policy=args.flat, suite=flat_suite(), video=False))["scenarios"]
+        print(f"\n{'scenario':14} {'terrain policy':>15} {'flat policy':>12}  within {100 * FLAT_MARGIN:.0f} points")
+        for name in ours:
+            a, b = ours[name]["metrics"]["fall_rate"], flat[name]["metrics"]["fall_rate"]
+            print(f"{name:14} {100 * a:14.1f}% {100 * b:11.1f}%  {'MET' if a <= b + FLAT_MARGIN else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()
