@@ -92,8 +92,9 @@ class Terrain:
     def __init__(self, cfg: TerrainConfig, seed: int = 0) -> None:
         if cfg.kind not in KINDS:
             raise ValueError(f"terrain.kind: unknown kind '{cfg.kind}'; accepted: {', '.join(KINDS)}")
-        for name in ("tile_size", "horizontal_scale", "stairs.step_width", "friction"):
-            value = cfg.stairs.step_width if name == "stairs.step_width" else getattr(cfg, name)
+        positive = {"tile_size": cfg.tile_size, "horizontal_scale": cfg.horizontal_scale, "friction": cfg.friction,
+                    "stairs.step_width": cfg.stairs.step_width}  # fmt: skip
+        for name, value in positive.items():
             if value <= 0:
                 raise ValueError(f"terrain.{name}: must be > 0, got {value}")
         for kind, names in _RANGES.items():
