@@ -20,14 +20,17 @@ class VelocityCommand:
 
     def __init__(self, task: Any, vx: list[float] = (-1.0, 1.0), vy: list[float] = (-1.0, 1.0),
                  yaw_rate: list[float] = (-1.0, 1.0), resample_s: list[float] = (5.0, 10.0), standing_share: float = 0.1,
-                 zero_share: list[float] | None = None, fixed: list[list[float]] | None = None,
-                 script: list[list[float]] | None = None) -> None:  # fmt: skip
+                 zero_share: list[float] | None = None, heading_share: float = 0.0, heading_stiffness: float = 0.5,
+                 fixed: list[list[float]] | None = None, script: list[list[float]] | None = None) -> None:  # fmt: skip
         """Args:
         vx, vy, yaw_rate: [low, high] of each component.
         resample_s: each environment draws the time to its next command from this range (s).
         standing_share: share of commands that are exactly zero.
         zero_share: per component (vx, vy, yaw rate), the share of draws where it alone is zero, so that pure
             forward, sideways and turning commands are practised (MuJoCo Playground's joystick does the same).
+        heading_share: share of moving commands that hold a random world heading instead of a yaw rate: the
+            yaw rate is heading_stiffness x the heading error, within yaw_rate (Isaac Lab's heading command).
+            Robots then walk straight lines, which a terrain curriculum judged by distance walked needs.
         fixed: evaluation commands: environment i always gets fixed[i % len(fixed)], never resampled.
         script: an operator's script for every environment: [seconds, vx, vy, yaw_rate] segments in episode
             time, the last held after the script ends (the deploy suite flies the same script on the stand-in).
@@ -40,7 +43,13 @@ class VelocityCommand:
             raise ValueError(f"{where}.standing_share: must be in [0, 1], got {standing_share}")
         if zero_share is not None and (len(zero_share) != 3 or not all(0.0 <= z <= 1.0 for z in zero_share)):
             raise ValueError(f"{where}.zero_share: three shares in [0, 1] (vx, vy, yaw_rate), got {zero_share}")
+        if not 0.0 <= heading_share <= 1.0 or heading_stiffness <= 0:
+            raise ValueError(f"{where}: heading_share in [0, 1] and heading_stiffness > 0 required, got "
+                             f"{heading_share}, {heading_stiffness}")  # fmt: skip
         self.zero_share = None if zero_share is None else np.asarray(zero_share, dtype=np.float64)
+        self.heading_share, self.heading_stiffness = heading_share, heading_stiffness
+        self.heading = np.full(task.num_envs, np.nan)
+        """Target world heading (rad) of each environment; NaN: a yaw-rate command."""
         self.task = task
         self.low = np.array([vx[0], vy[0], yaw_rate[0]], dtype=np.float64)
         self.high = np.array([vx[1], vy[1], yaw_rate[1]], dtype=np.float64)
@@ -68,25 +77,39 @@ class VelocityCommand:
 
     def _draw(self, ids: np.ndarray) -> None:
         rng, n = self.task.rng, len(ids)
-        if self.script is not None:
-            self.value[ids] = self.scripted(np.zeros(n))
+        if self.script is not None or self.fixed is not None:
+            scripted = self.script is not None
+            self.value[ids] = self.scripted(np.zeros(n)) if scripted else self.fixed[ids % len(self.fixed)]
             self.timer[ids] = np.inf
-            return
-        if self.fixed is not None:
-            self.value[ids] = self.fixed[ids % len(self.fixed)]
-            self.timer[ids] = np.inf
+            self.heading[ids] = np.nan
             return
         cmd = rng.uniform(self.low, self.high, size=(n, 3))
         if self.zero_share is not None:
             cmd[rng.random((n, 3)) < self.zero_share] = 0.0
-        cmd[rng.random(n) < self.standing_share] = 0.0
+        standing = rng.random(n) < self.standing_share
+        cmd[standing] = 0.0
         self.value[ids] = cmd
         self.timer[ids] = rng.uniform(self.resample_s[0], self.resample_s[1], size=n)
+        heading = (rng.random(n) < self.heading_share) & ~standing
+        self.heading[ids] = np.where(heading, rng.uniform(-np.pi, np.pi, size=n), np.nan)
+        self._steer(ids)
+
+    def _steer(self, ids: np.ndarray) -> None:
+        """The yaw rate of heading commands: proportional to the heading error, within the yaw-rate range."""
+        ids = ids[~np.isnan(self.heading[ids])]
+        if len(ids) == 0:
+            return
+        quat = self.task.qpos[ids, self.task.scene.root_qpos + 3 : self.task.scene.root_qpos + 7]
+        w, x, y, z = quat.T
+        yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        error = np.mod(self.heading[ids] - yaw + np.pi, 2 * np.pi) - np.pi
+        self.value[ids, 2] = np.clip(self.heading_stiffness * error, self.low[2], self.high[2])
 
     def hold(self, ids: np.ndarray, value: np.ndarray) -> None:
         """An operator's command (play, teleoperation) for simulations ids, held until set again."""
         self.value[ids] = value
         self.timer[ids] = np.inf
+        self.heading[ids] = np.nan
 
     def reset(self, ids: np.ndarray) -> None:
         self._draw(ids)
@@ -101,6 +124,8 @@ class VelocityCommand:
         due = np.flatnonzero((self.timer <= 0) & running)
         if len(due):
             self._draw(due)
+        if self.heading_share > 0:
+            self._steer(np.flatnonzero(running))
 
 
 TERMS = {"velocity": VelocityCommand}

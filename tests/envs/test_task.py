@@ -63,6 +63,28 @@ def test_commands_resample_on_timer_with_standing_share(quiet_task):
     assert moved.mean() > 0.5
 
 
+def test_heading_commands_steer_towards_a_world_heading(quiet_task):
+    task = quiet_task(n=64, commands={"velocity": {"params": {"yaw_rate": [-1.0, 1.0], "standing_share": 0.0,
+                                      "heading_share": 1.0, "heading_stiffness": 0.5}}})  # fmt: skip
+    task.reset()
+    term = task.commands.terms["velocity"]
+    assert not np.isnan(term.heading).any()
+
+    def expected() -> np.ndarray:
+        w, x, y, z = task.qpos[:, 3:7].T
+        yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        return np.clip(0.5 * (np.mod(term.heading - yaw + np.pi, 2 * np.pi) - np.pi), -1.0, 1.0)
+
+    np.testing.assert_allclose(task.command[:, 2], expected(), atol=1e-9)
+    assert (np.abs(task.command[:, 2]) == 1.0).any() and (np.abs(task.command[:, 2]) < 1.0).any()
+    for _ in range(3):
+        task.step(np.zeros((64, 12)))
+        np.testing.assert_allclose(task.command[:, 2], expected(), atol=1e-9)  # re-steered every step
+    task.commands.terms["velocity"].hold(np.arange(2), np.array([0.3, 0.0, 0.2]))
+    task.step(np.zeros((64, 12)))
+    assert task.command[:2, 2] == pytest.approx([0.2, 0.2])  # an operator's yaw rate is not steered
+
+
 def test_randomization_writes_per_env_values_that_differ(quiet_task):
     task = quiet_task(n=8, randomization="standard")
     task.reset()
