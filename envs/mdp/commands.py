@@ -90,9 +90,10 @@ class VelocityCommand:
         cmd[standing] = 0.0
         self.value[ids] = cmd
         self.timer[ids] = rng.uniform(self.resample_s[0], self.resample_s[1], size=n)
-        heading = (rng.random(n) < self.heading_share) & ~standing
-        self.heading[ids] = np.where(heading, rng.uniform(-np.pi, np.pi, size=n), np.nan)
-        self._steer(ids)
+        if self.heading_share > 0:  # no draws otherwise: yaw-rate tasks keep their random streams
+            heading = (rng.random(n) < self.heading_share) & ~standing
+            self.heading[ids] = np.where(heading, rng.uniform(-np.pi, np.pi, size=n), np.nan)
+            self._steer(ids)
 
     def _steer(self, ids: np.ndarray) -> None:
         """The yaw rate of heading commands: proportional to the heading error, within the yaw-rate range."""

@@ -86,7 +86,7 @@ def test_every_scenario_changes_the_simulation(quad_run):
         task = LocomotionTask(scenario_task(train_cfg, scenario, cfg), num_envs=2, seed=0)
         changed = model_fingerprint(task) != nominal or task.cfg.obs_noise_scale > 0 or "push" in task.events.timers
         assert changed, f"scenario {name} runs the nominal simulation"
-    assert len(cfg.suite.scenarios) == 16
+    assert len(cfg.suite.scenarios) == 17
 
 
 class ZeroPolicy:
