@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from envs.mdp.ranges import check_range
+from envs.mdp.state import quat_yaw
 
 
 class VelocityCommand:
@@ -100,9 +101,8 @@ class VelocityCommand:
         ids = ids[~np.isnan(self.heading[ids])]
         if len(ids) == 0:
             return
-        quat = self.task.qpos[ids, self.task.scene.root_qpos + 3 : self.task.scene.root_qpos + 7]
-        w, x, y, z = quat.T
-        yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        r = self.task.scene.root_qpos
+        yaw = quat_yaw(self.task.qpos[ids, r + 3 : r + 7])
         error = np.mod(self.heading[ids] - yaw + np.pi, 2 * np.pi) - np.pi
         self.value[ids, 2] = np.clip(self.heading_stiffness * error, self.low[2], self.high[2])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.mdp.state import State
+from envs.mdp.state import State, quat_yaw
 
 
 def base_lin_vel(s: State) -> np.ndarray:
@@ -75,8 +75,7 @@ def height_scan(s: State, size: list[float] = (1.6, 1.0), resolution: float = 0.
     if s.ground is None:
         raise ValueError("needs the terrain's height lookup (State.ground)")
     points = scan_points(list(size), resolution)
-    w, z = s.base_quat[:, 0], s.base_quat[:, 3]
-    yaw = np.arctan2(2 * (w * z + s.base_quat[:, 1] * s.base_quat[:, 2]), 1 - 2 * (s.base_quat[:, 2] ** 2 + z**2))
+    yaw = quat_yaw(s.base_quat)
     c, si = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
     x = s.base_pos[:, :1] + c * points[:, 0] - si * points[:, 1]
     y = s.base_pos[:, 1:2] + si * points[:, 0] + c * points[:, 1]

@@ -52,3 +52,9 @@ def projected_gravity(quat: np.ndarray) -> np.ndarray:
     row of each rotation matrix (closed form, no cross products: this runs every step)."""
     w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
     return np.stack([2.0 * (w * y - x * z), -2.0 * (y * z + w * x), 2.0 * (x * x + y * y) - 1.0], axis=1)
+
+
+def quat_yaw(quat: np.ndarray) -> np.ndarray:
+    """Heading (rad) of (n, 4) [w, x, y, z] orientations: the rotation about world z."""
+    w, x, y, z = quat.T
+    return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
