@@ -43,6 +43,12 @@ def torques_l2(s: State) -> np.ndarray:
     return np.sum(np.square(s.torque), axis=1)
 
 
+def torque_load_l2(s: State) -> np.ndarray:
+    """Sum of each motor's squared load, torque / its limit in force: scale-free, so one weight serves robots of
+    other sizes, gains and torque limits (the motors' share of what they can give, not newton-metres)."""
+    return np.sum(np.square(s.torque / s.torque_limit), axis=1)
+
+
 def joint_acc_l2(s: State) -> np.ndarray:
     """Sum of squared joint accelerations."""
     return np.sum(np.square(s.joint_acc), axis=1)

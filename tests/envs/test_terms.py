@@ -56,6 +56,17 @@ def test_magnitude_penalties_match_hand_computed_values():
     assert rewards.joint_pos_limits(limits, soft_ratio=0.9)[0] == pytest.approx(0.1)
 
 
+def test_torque_load_is_the_same_for_a_robot_with_doubled_motors():
+    """A robot with twice the torque limits that uses twice the torque pays the same load penalty; torques_l2 four
+    times as much, which is why the quadruped tasks weigh the load."""
+    tau = np.array([np.linspace(-10.0, 10.0, 12)])
+    small = make_state(n=1, torque=tau, torque_limit=np.full((1, 12), 20.0))
+    large = make_state(n=1, torque=2.0 * tau, torque_limit=np.full((1, 12), 40.0))
+    assert rewards.torque_load_l2(small)[0] == pytest.approx(np.sum(np.square(tau / 20.0)))
+    assert rewards.torque_load_l2(large)[0] == pytest.approx(rewards.torque_load_l2(small)[0])
+    assert rewards.torques_l2(large)[0] == pytest.approx(4.0 * rewards.torques_l2(small)[0])
+
+
 def test_feet_air_time_rewards_long_steps_only_when_moving():
     term = rewards.FeetAirTime(make_state(), threshold=0.3)
     command = np.array([[1.0, 0, 0], [0, 0, 0]])  # env 0 walks, env 1 stands
