@@ -163,7 +163,7 @@ class LocomotionTask:
             feet_pos=feet_pos, feet_vel=sens[:, sc.foot_frame["vel"]], feet_zaxis=sens[:, sc.foot_frame["zaxis"]],
             feet_height=feet_pos[:, :, 2] - self.terrain.height_at(feet_pos[:, :, :2].reshape(-1, 2)).reshape(feet_pos.shape[:2]),
             terminated=terminated, dt=self.dt, joint_names=sc.joint_names, gait_phase=self._gait_phase(rows),
-            ground=self.terrain.height_at,
+            ground=self.terrain.height_at, nominal_torque_limit=sc.torque_limit,
         )  # fmt: skip
 
     def _gait_phase(self, rows: np.ndarray | slice) -> np.ndarray | None:

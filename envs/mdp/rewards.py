@@ -44,9 +44,9 @@ def torques_l2(s: State) -> np.ndarray:
 
 
 def torque_load_l2(s: State) -> np.ndarray:
-    """Sum of each motor's squared load, torque / its limit in force: scale-free, so one weight serves robots of
-    other sizes, gains and torque limits (the motors' share of what they can give, not newton-metres)."""
-    return np.sum(np.square(s.torque / s.torque_limit), axis=1)
+    """Squared torques in units of the robot's RMS torque limit (robot config): one weight serves a robot with
+    uniformly stronger or weaker motors, and each joint keeps the share it has in torques_l2."""
+    return np.sum(np.square(s.torque), axis=1) / np.mean(np.square(s.nominal_torque_limit))
 
 
 def joint_acc_l2(s: State) -> np.ndarray:

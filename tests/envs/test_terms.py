@@ -57,12 +57,13 @@ def test_magnitude_penalties_match_hand_computed_values():
 
 
 def test_torque_load_is_the_same_for_a_robot_with_doubled_motors():
-    """A robot with twice the torque limits that uses twice the torque pays the same load penalty; torques_l2 four
-    times as much, which is why the quadruped tasks weigh the load."""
+    """A robot with twice the torque limits that uses twice the torque pays the same load penalty (torques_l2 four
+    times as much), and each joint keeps its share of torques_l2: it is torques_l2 over the mean squared limit."""
     tau = np.array([np.linspace(-10.0, 10.0, 12)])
-    small = make_state(n=1, torque=tau, torque_limit=np.full((1, 12), 20.0))
-    large = make_state(n=1, torque=2.0 * tau, torque_limit=np.full((1, 12), 40.0))
-    assert rewards.torque_load_l2(small)[0] == pytest.approx(np.sum(np.square(tau / 20.0)))
+    limits = np.array([20.0, 20.0, 30.0] * 4)
+    small = make_state(n=1, torque=tau, nominal_torque_limit=limits)
+    large = make_state(n=1, torque=2.0 * tau, nominal_torque_limit=2.0 * limits)
+    assert rewards.torque_load_l2(small)[0] == pytest.approx(rewards.torques_l2(small)[0] / np.mean(limits**2))
     assert rewards.torque_load_l2(large)[0] == pytest.approx(rewards.torque_load_l2(small)[0])
     assert rewards.torques_l2(large)[0] == pytest.approx(4.0 * rewards.torques_l2(small)[0])
 
