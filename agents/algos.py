@@ -24,7 +24,7 @@ OFF_POLICY = ("sac", "td3", "tqc")
 ACTIVATIONS = {name: getattr(nn, cls) for name, cls in TORCH_CLASSES.items()}
 NOISES = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
 # set by the trainer, not by hyperparams
-_RESERVED = {"policy", "env", "seed", "device", "tensorboard_log", "verbose", "policy_kwargs", "action_noise"}
+_RESERVED = {"policy", "env", "seed", "device", "tensorboard_log", "verbose", "policy_kwargs", "action_noise", "mirror"}
 
 
 def hyperparameters(cls: type[BaseAlgorithm]) -> set[str]:
@@ -91,12 +91,25 @@ def action_noise(cfg: AlgoConfig, action_space: spaces.Box):
     return NOISES[cfg.action_noise["type"]](mean=np.zeros(n), sigma=sigma * np.ones(n))
 
 
+def task_mirror(env: VecEnv) -> Any:
+    """The left-right mirror of the LocoForge task under an env's wrappers, for PPO's symmetry loss."""
+    inner = env
+    while hasattr(inner, "venv"):
+        inner = inner.venv
+    task = getattr(inner, "task", None)
+    if task is None:
+        raise ValueError("symmetry_coef: needs a LocoForge task (its robot.mirror); a Gymnasium env has none")
+    return task.mirror()
+
+
 def make_model(cfg: AlgoConfig, env: VecEnv, seed: int, device: str, tensorboard_log: str | None) -> BaseAlgorithm:
     """Build the SB3 model; Dict(policy, critic) observations get the asymmetric actor-critic."""
     policy: Any = cfg.policy
     if isinstance(env.observation_space, spaces.Dict) and cfg.name == "ppo":
         policy = AsymmetricActorCriticPolicy
     kwargs = dict(cfg.hyperparams)
+    if kwargs.get("symmetry_coef"):
+        kwargs["mirror"] = task_mirror(env)
     noise = action_noise(cfg, env.action_space)
     if noise is not None:
         kwargs["action_noise"] = noise

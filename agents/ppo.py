@@ -1,11 +1,15 @@
-"""PPO for batched CPU training: SB3's PPO with an adaptive learning rate and a thread hand-off.
+"""PPO for batched CPU training: SB3's PPO with an adaptive learning rate, a symmetry loss and a thread hand-off.
 
-Two changes to SB3's class, both measured (issue 9, bench/profile_train.py):
+Three changes to SB3's class, each measured (issues 9 and 12, bench/profile_train.py):
 - `desired_kl`: the learning rate follows the policy's measured KL divergence per minibatch, as rsl_rl
   does for legged robots (÷1.5 above 2×desired, ×1.5 below desired/2); it replaces the schedule.
+- `symmetry_coef`: adds coef × the squared distance between the policy's mean action in the left-right mirror
+  of each state and the mirror of its mean action there (the mirror loss of Yu et al. 2018, as rsl_rl's
+  symmetry option does), so a biped turns and steps to both sides alike. The maps come from the task
+  (`LocomotionTask.mirror`, robot.mirror); the trainer hands them over.
 - Torch runs one thread while collecting rollouts (its inference batches are small, and its OpenMP workers
   spinning between steps took the cores mujoco.batch steps on: physics ran at 0.7× its speed alone) and all
-  threads for the update. With `desired_kl=None` the update is SB3's own.
+  threads for the update. With neither option set the update is SB3's own.
 """
 
 from __future__ import annotations
@@ -22,14 +26,21 @@ LR_BOUNDS = (1e-5, 1e-2)
 
 
 class PPO(SB3PPO):
-    """SB3 PPO; `desired_kl` (e.g. 0.01) turns on the KL-adaptive learning rate."""
+    """SB3 PPO; `desired_kl` (e.g. 0.01) turns on the KL-adaptive learning rate, `symmetry_coef` (with the
+    task's `mirror`) the mirror loss."""
 
-    def __init__(self, *args: Any, desired_kl: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, desired_kl: float | None = None, symmetry_coef: float = 0.0, mirror: Any = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         if desired_kl is not None and not desired_kl > 0:
             raise ValueError(f"desired_kl must be > 0 (or null for SB3's schedule), got {desired_kl}")
-        self.desired_kl = desired_kl
+        if not symmetry_coef >= 0:
+            raise ValueError(f"symmetry_coef must be >= 0 (0: no symmetry loss), got {symmetry_coef}")
+        self.desired_kl, self.symmetry_coef, self.mirror = desired_kl, float(symmetry_coef), mirror
         self.adaptive_lr: float | None = None
         super().__init__(*args, **kwargs)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "mirror"]  # the task hands it over again on resume
 
     def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
         threads = th.get_num_threads()
@@ -40,23 +51,54 @@ class PPO(SB3PPO):
             th.set_num_threads(threads)
 
     def train(self) -> None:
-        if self.desired_kl is None:
+        if self.desired_kl is None and not self.symmetry_coef:
             return super().train()
-        self._train_adaptive()
+        self._train_own()
 
     def _set_lr(self, lr: float) -> None:
         self.adaptive_lr = float(np.clip(lr, *LR_BOUNDS))
         for group in self.policy.optimizer.param_groups:
             group["lr"] = self.adaptive_lr
 
-    def _train_adaptive(self) -> None:
-        """The clipped-surrogate update, with the learning rate adapted after each minibatch's KL."""
+    def _mirror_fns(self) -> tuple[Any, th.Tensor]:
+        """The mirror of a minibatch's normalized observations (through VecNormalize's current statistics: the
+        maps act on raw observations) and the action mirror matrix, as torch."""
+        if self.mirror is None:
+            raise ValueError("symmetry_coef > 0 needs the task's mirror (LocomotionTask.mirror); none was given")
+        norm = self.get_vec_normalize_env()
+        stats = norm.obs_rms if norm is not None and norm.norm_obs else None
+        maps = {}
+        for key, m in self.mirror.obs.items():
+            rms = stats[key] if isinstance(stats, dict) else stats
+            std = np.sqrt(rms.var + norm.epsilon) if rms is not None else np.ones(len(m))
+            mean = rms.mean if rms is not None else np.zeros(len(m))
+            # normalized x = (raw - mean) / std: mirrored normalized = x @ W + b
+            w = (std[:, None] * m.T) / std[None, :]
+            b = (mean @ m.T - mean) / std
+            maps[key] = (th.as_tensor(w, dtype=th.float32), th.as_tensor(b, dtype=th.float32))
+        clip = norm.clip_obs if stats is not None else np.inf
+
+        def mirror_obs(obs: Any) -> Any:
+            if isinstance(obs, dict):
+                return {k: th.clamp(v @ maps[k][0] + maps[k][1], -clip, clip) for k, v in obs.items()}
+            return th.clamp(obs @ maps[""][0] + maps[""][1], -clip, clip)
+
+        return mirror_obs, th.as_tensor(self.mirror.action.T, dtype=th.float32)
+
+    def _train_own(self) -> None:
+        """The clipped-surrogate update with the learning rate adapted after each minibatch's KL (desired_kl)
+        or from SB3's schedule, and the mirror loss (symmetry_coef)."""
         self.policy.set_training_mode(True)
-        self._set_lr(self.adaptive_lr if self.adaptive_lr is not None else self.lr_schedule(1.0))
+        if self.desired_kl is not None:
+            self._set_lr(self.adaptive_lr if self.adaptive_lr is not None else self.lr_schedule(1.0))
+        else:
+            self._update_learning_rate(self.policy.optimizer)
+        mirror_obs, action_mirror = self._mirror_fns() if self.symmetry_coef else (None, None)
         clip = self.clip_range(self._current_progress_remaining)
         clip_vf = self.clip_range_vf(self._current_progress_remaining) if self.clip_range_vf is not None else None
         stats: dict[str, list[float]] = {"policy_gradient_loss": [], "value_loss": [], "entropy_loss": [],
-                                          "approx_kl": [], "clip_fraction": []}  # fmt: skip
+                                          "approx_kl": [], "clip_fraction": [], "symmetry_loss": []}  # fmt: skip
+        stop = False
         for _ in range(self.n_epochs):
             for batch in self.rollout_buffer.get(self.batch_size):
                 values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, batch.actions)
@@ -65,6 +107,11 @@ class PPO(SB3PPO):
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
                 log_ratio = log_prob - batch.old_log_prob
                 ratio = th.exp(log_ratio)
+                with th.no_grad():
+                    kl = float(th.mean((ratio - 1) - log_ratio))
+                if self.target_kl is not None and kl > 1.5 * self.target_kl:  # SB3's early stop
+                    stop = True
+                    break
                 policy_loss = -th.min(advantages * ratio, advantages * th.clamp(ratio, 1 - clip, 1 + clip)).mean()
                 values = values.flatten()
                 if clip_vf is not None:
@@ -72,26 +119,38 @@ class PPO(SB3PPO):
                 value_loss = F.mse_loss(batch.returns, values)
                 entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                if mirror_obs is not None:
+                    with th.no_grad():  # the target: the mirror of the mean action in the state itself
+                        target = self.policy.get_distribution(batch.observations).distribution.mean @ action_mirror
+                    mirrored = self.policy.get_distribution(mirror_obs(batch.observations)).distribution.mean
+                    symmetry_loss = ((mirrored - target) ** 2).sum(dim=1).mean()
+                    loss = loss + self.symmetry_coef * symmetry_loss
+                    stats["symmetry_loss"].append(symmetry_loss.item())
                 self.policy.optimizer.zero_grad()
                 loss.backward()
                 th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
                 self.policy.optimizer.step()
                 with th.no_grad():
-                    kl = float(th.mean((ratio - 1) - log_ratio))
                     stats["clip_fraction"].append(float(th.mean((th.abs(ratio - 1) > clip).float())))
                 stats["policy_gradient_loss"].append(policy_loss.item())
                 stats["value_loss"].append(value_loss.item())
                 stats["entropy_loss"].append(entropy_loss.item())
                 stats["approx_kl"].append(kl)
-                if kl > 2.0 * self.desired_kl:
-                    self._set_lr(self.adaptive_lr / 1.5)
-                elif 0.0 < kl < 0.5 * self.desired_kl:
-                    self._set_lr(self.adaptive_lr * 1.5)
+                if self.desired_kl is not None:
+                    if kl > 2.0 * self.desired_kl:
+                        self._set_lr(self.adaptive_lr / 1.5)
+                    elif 0.0 < kl < 0.5 * self.desired_kl:
+                        self._set_lr(self.adaptive_lr * 1.5)
             self._n_updates += 1
+            if stop:
+                break
         for name, values in stats.items():
-            self.logger.record(f"train/{name}", float(np.mean(values)))
+            if values:
+                self.logger.record(f"train/{name}", float(np.mean(values)))
         buffer = self.rollout_buffer
-        self.logger.record("train/explained_variance", explained_variance(buffer.values.flatten(), buffer.returns.flatten()))
-        self.logger.record("train/learning_rate", self.adaptive_lr)
+        self.logger.record(
+            "train/explained_variance", explained_variance(buffer.values.flatten(), buffer.returns.flatten())
+        )
+        self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
         self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")

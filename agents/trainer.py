@@ -214,6 +214,8 @@ def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_
     model = algos.ALGOS[cfg.algo.name].load(
         ckpt / "model.zip", env=env, device=device, tensorboard_log=str(run_dir / "tb")
     )
+    if getattr(model, "symmetry_coef", 0.0):
+        model.mirror = algos.task_mirror(env)
     if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ckpt / "replay_buffer.pkl")
     # SB3 resets a loaded model's env when learning starts: reset here instead, then continue the random streams

@@ -43,6 +43,9 @@ class RobotConfig:
     """Base height when standing (m): the height reward's default target."""
     min_base_height: float = 0.12
     """A base lower than this above the ground (m) has fallen: the height termination's default."""
+    mirror: dict[str, str] = field(default_factory=dict)
+    """Substrings naming the two sides ({"left_": "right_"}): a joint or foot's mirror image is its name with them
+    swapped. Needed only by the symmetry loss (algo.hyperparams.symmetry_coef)."""
     hold_other_joints: bool = True
     """The file's joints outside `joints` (a humanoid's arms and waist) are held at their default_joint_pos by PD
     with their own kp/kd/torque_limit patterns, outside the action; false leaves them limp."""

@@ -24,6 +24,7 @@ from envs.managers import (
     TerminationManager,  # fmt: skip
 )
 from envs.mdp.state import State, projected_gravity
+from envs.mirror import Mirror, observation_map, robot_sides
 from envs.robot import Scene, build_scene
 from envs.simulation import Simulation
 from envs.terrain import Terrain
@@ -181,6 +182,21 @@ class LocomotionTask:
         if self.critic_manager is None:
             return policy
         return {"policy": policy, "critic": self.critic_manager.compute(critic_state or s, None, 0.0)}
+
+    def mirror(self) -> Mirror:
+        """The left-right mirror of this task's observations and actions (robot.mirror), for a symmetry loss."""
+        sc, gait = self.scene, self.cfg.gait
+        sides = robot_sides(self.model, sc.base_body, sc.joint_names, sc.default_joint_pos, list(sc.robot.feet),
+                            dict(sc.robot.mirror), None if gait is None else list(gait.offsets))  # fmt: skip
+        maps = {}
+        for key, manager, where in (("policy", self.obs_manager, "env.observations"),
+                                    ("critic", self.critic_manager, "env.critic_observations")):  # fmt: skip
+            if manager is not None:
+                terms = [(n, size, dict(manager.cfg[n].params)) for n, size in zip(manager.names, manager.sizes)]
+                maps[key] = observation_map(terms, sides, where)
+        if self.critic_manager is None:
+            maps = {"": maps["policy"]}
+        return Mirror(action=observation_map([("previous_action", sc.num_joints, {})], sides, "actions"), obs=maps)
 
     def observation_schema(self) -> list[dict]:
         """The policy's observation terms in order (name, size, scale, noise, clip, units): the contract."""
