@@ -3,8 +3,8 @@
     python -m envs.import_robot path/to/robot.xml --out configs/robot/<name>.yaml [--name NAME] [--force]
 
 Proposes the floating base, the joints in kinematic order, the feet (foot sites, else the lowest leaf bodies with
-collision geoms), the IMU site, the default pose and spawn height from the `home` keyframe, and kp/kd/torque limits
-from the file's position actuators; writes a commented YAML; then drops the robot with zero action for 2 s and
+collision geoms), the IMU site, the default pose and spawn height from the `home` keyframe, kp/kd/torque limits
+from the file's position actuators and the left/right name pairs (`mirror`) whose joint axes mirror; writes a commented YAML; then drops the robot with zero action for 2 s and
 prints a table of what it measured, with a warning for each suspicious finding.
 """
 
@@ -18,10 +18,15 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from envs.mirror import partner, robot_sides
 from envs.presets import task_config
 from envs.robot import resolve_mjcf
 
 HINGES = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+SIDE_NAMES = [{"left_": "right_"}, {"Left_": "Right_"}, {"FL_": "FR_", "RL_": "RR_"}, {"LF_": "RF_", "LH_": "RH_"},
+              {"fl_": "fr_", "hl_": "hr_"}, {"fl_": "fr_", "rl_": "rr_"}, {"LL_": "LR_"}, {"_left": "_right"},
+              {"L_": "R_"}, {"l_": "r_"}, {"_l_": "_r_"}, {"left": "right"}]  # fmt: skip
+"""Naming conventions of the two sides in public robot files (Menagerie, Playground), tried in this order."""
 
 
 def _patterns(names: list[str], values: list[float]) -> dict[str, float]:
@@ -91,6 +96,11 @@ def propose(mjcf: Path, name: str) -> tuple[dict, list[str]]:
     imu = next((s for s in sites if "imu" in s.lower()), None)
     if imu is None:
         notes.append("no site named *imu*: the IMU sits at the base body's origin")
+    mirror = _mirror(model, base, names, default, feet)
+    if not mirror:
+        notes.append(
+            "no left/right name pairs whose joint axes mirror: write robot.mirror by hand for the symmetry loss"
+        )
     cfg = {
         "name": name,
         "mjcf": str(mjcf),
@@ -98,6 +108,7 @@ def propose(mjcf: Path, name: str) -> tuple[dict, list[str]]:
         "imu_site": imu,
         "joints": names,
         "feet": feet,
+        "mirror": mirror,
         "default_joint_pos": {n: round(v, 4) for n, v in zip(names, default, strict=True)},
         "kp": _patterns(names, kp),
         "kd": _patterns(names, kd),
@@ -108,6 +119,19 @@ def propose(mjcf: Path, name: str) -> tuple[dict, list[str]]:
         "min_base_height": round(float(0.4 * (base_z - lowest)), 3),
     }
     return cfg, notes
+
+
+def _mirror(model: mujoco.MjModel, base: int, joints: list[str], default: list[float], feet: list[str]) -> dict:
+    """The first of SIDE_NAMES that pairs most joints and every foot, with joint axes that mirror; {} if none."""
+    for pairs in SIDE_NAMES:
+        if 2 * sum(partner(n, pairs) != n for n in joints) < len(joints):
+            continue
+        try:
+            robot_sides(model, base, joints, np.asarray(default), feet, pairs, None)
+        except ValueError:
+            continue
+        return pairs
+    return {}
 
 
 def _feet(model: mujoco.MjModel, data: mujoco.MjData, robot: list[int], lowest: float) -> list[str]:

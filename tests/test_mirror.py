@@ -22,11 +22,13 @@ def _mirror_state(task: LocomotionTask, src: int, dst: int, perm: np.ndarray, si
     task.qpos[dst], task.qvel[dst] = q, v
 
 
-@pytest.mark.parametrize("env, robot", [("quadruped_flat", "quadruped"), ("biped_flat", "biped")])
+@pytest.mark.parametrize("env, robot", [("quadruped_flat", "quadruped"), ("biped_flat", "biped"),
+                                        ("biped_flat", "tests/fixtures/menagerie_humanoid/robot.yaml")])  # fmt: skip
 def test_mirror_maps_match_a_mirrored_robot(env: str, robot: str) -> None:
     """Observations of a robot put in the mirror image of another's state equal the first's observations
-    through the mirror map, term by term (velocities, gravity, joints with their axis signs, feet, command)."""
-    task = LocomotionTask(task_config(env, randomization="none"), num_envs=2, seed=3, nthread=1)
+    through the mirror map, term by term (velocities, gravity, joints with their axis signs, feet, command);
+    also for the Menagerie-style humanoid, whose hip joints come in another order with held waist and arms."""
+    task = LocomotionTask(task_config(env, randomization="none", robot=robot), num_envs=2, seed=3, nthread=1)
     mirror = task.mirror()
     sc = task.scene
     sides = robot_sides(task.model, sc.base_body, sc.joint_names, sc.default_joint_pos, list(sc.robot.feet),

@@ -22,6 +22,7 @@ def test_the_fixture_imports_and_its_yaml_trains_unchanged(tmp_path, capsys):
     legs = [f"{leg}_{j}" for leg in ("FR", "FL", "RR", "RL") for j in ("abduct", "hip", "knee")]
     assert cfg["joints"] == legs and cfg["base_body"] == "base" and cfg["imu_site"] == "imu"
     assert cfg["feet"] == [f"{leg}_foot_site" for leg in ("FR", "FL", "RR", "RL")]
+    assert cfg["mirror"] == {"FL_": "FR_", "RL_": "RR_"}  # the sides, checked against the joint axes
     assert cfg["kp"] == {".*": 60.0} and cfg["kd"] == {".*": 2.0}  # the file's own gains
     assert cfg["torque_limit"] == {".*": 25.0, **{f"{leg}_knee": 35.0 for leg in ("FR", "FL", "RR", "RL")}}
     assert cfg["default_joint_pos"]["RL_hip"] == 0.85 and cfg["default_joint_pos"]["RL_knee"] == -1.7  # keyframe
