@@ -98,7 +98,7 @@ class HoldResult:
 
     def line(self) -> str:
         got = ", ".join(f"{m:+.2f}" for m in self.measured)
-        return (f"{self.name:12} command ({', '.join(f'{c:+.2f}' for c in self.command)})  measured ({got})  "
+        return (f"{self.name:14} command ({', '.join(f'{c:+.2f}' for c in self.command)})  measured ({got})  "
                 f"falls {self.falls}/{self.episodes}  -> {'OK' if self.holds else 'OFF'}")  # fmt: skip
 
 
