@@ -101,7 +101,10 @@ class PPO(SB3PPO):
         stop = False
         for _ in range(self.n_epochs):
             for batch in self.rollout_buffer.get(self.batch_size):
-                values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, batch.actions)
+                # SB3's evaluate_actions in two calls, so that the mirror loss reuses the actor's pass
+                dist = self.policy.get_distribution(batch.observations)
+                values = self.policy.predict_values(batch.observations)
+                log_prob, entropy = dist.log_prob(batch.actions), dist.entropy()
                 advantages = batch.advantages
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -120,8 +123,7 @@ class PPO(SB3PPO):
                 entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
                 if mirror_obs is not None:
-                    with th.no_grad():  # the target: the mirror of the mean action in the state itself
-                        target = self.policy.get_distribution(batch.observations).distribution.mean @ action_mirror
+                    target = dist.distribution.mean.detach() @ action_mirror  # the mirror of the action in the state
                     mirrored = self.policy.get_distribution(mirror_obs(batch.observations)).distribution.mean
                     symmetry_loss = ((mirrored - target) ** 2).sum(dim=1).mean()
                     loss = loss + self.symmetry_coef * symmetry_loss
