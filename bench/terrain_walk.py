@@ -36,8 +36,13 @@ def terrain_suite(episodes: int) -> SuiteConfig:
 
 
 def flat_suite() -> SuiteConfig:
+    """The nominal and robustness scenarios on flat ground for both policies (a scenario otherwise runs on the
+    policy's own training terrain, which would pit the terrain policy's stairs against the flat policy's floor)."""
     nominal, robustness = load_suite("nominal"), load_suite("robustness")
-    return SuiteConfig(name="flat", scenarios={**nominal.scenarios, **robustness.scenarios})
+    scenarios = {**nominal.scenarios, **robustness.scenarios}
+    for scenario in scenarios.values():
+        scenario.terrain = {"kind": "plane"}
+    return SuiteConfig(name="flat", scenarios=scenarios)
 
 
 def main() -> None:
