@@ -28,9 +28,19 @@ def test_every_experiment_preset_composes_and_validates(experiment):
 
 
 @pytest.mark.parametrize("env", presets.available("env"))
-@pytest.mark.parametrize("algo", ["ppo", "ppo_sb3", "sac", "td3", "tqc"])
+@pytest.mark.parametrize("algo", ["ppo", "ppo_symmetric", "ppo_sb3", "sac", "td3", "tqc"])
 def test_every_env_and_algo_composes(env, algo):
     validate(train_config(f"env={env}", f"algo={algo}"))
+
+
+def test_biped_env_brings_the_symmetric_ppo_and_the_command_line_wins():
+    biped = train_config("env=biped_flat")
+    assert biped.robot.name == "biped" and biped.algo.name == "ppo"
+    assert biped.algo.hyperparams.symmetry_coef == 0.5 and biped.algo.hyperparams.desired_kl == 0.02
+    assert biped.algo.hyperparams.n_steps == train_config().algo.hyperparams.n_steps  # the rest is the flagship's
+    assert "symmetry_coef" not in train_config("env=biped_flat", "algo=ppo").algo.hyperparams
+    assert "symmetry_coef" not in train_config().algo.hyperparams
+    assert train_config("env=biped_flat", "algo=sac").algo.name == "sac"
 
 
 def test_rough_env_brings_rough_terrain_and_the_command_line_wins():

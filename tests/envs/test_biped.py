@@ -159,6 +159,8 @@ def test_a_menagerie_style_humanoid_trains_with_its_robot_config_alone(humanoid_
     # the waist and arms hold their home pose while the legs take random actions
     from common.io import load_run_config
 
+    # the biped preset trains with the mirror loss, here through the fixture's own robot.mirror
+    assert load_run_config(humanoid_run).algo.hyperparams.symmetry_coef == 0.5
     task = LocomotionTask(task_config(load_run_config(humanoid_run), randomization="none"), num_envs=4, nthread=1)
     task.reset()
     rng = np.random.default_rng(0)
