@@ -99,7 +99,10 @@ def task_mirror(env: VecEnv) -> Any:
     task = getattr(inner, "task", None)
     if task is None:
         raise ValueError("symmetry_coef: needs a LocoForge task (its robot.mirror); a Gymnasium env has none")
-    return task.mirror()
+    try:
+        return task.mirror()
+    except ValueError as err:  # a robot without sides: say how to train without the mirror loss too
+        raise ValueError(f"symmetry_coef: {err}; or train without the mirror loss (algo=ppo)") from None
 
 
 def make_model(cfg: AlgoConfig, env: VecEnv, seed: int, device: str, tensorboard_log: str | None) -> BaseAlgorithm:

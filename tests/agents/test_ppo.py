@@ -11,7 +11,9 @@ from stable_baselines3.common.vec_env import VecNormalize
 import envs
 from agents.algos import task_mirror
 from agents.ppo import LR_BOUNDS, PPO
-from tests.conftest import TINY_QUAD, start_training
+from tests.conftest import REPO, TINY_QUAD, start_training
+
+HUMANOID_YAML = REPO / "tests" / "fixtures" / "menagerie_humanoid" / "robot.yaml"
 
 
 def model(desired_kl: float | None, lr: float = 1e-3, **kwargs) -> PPO:
@@ -127,4 +129,12 @@ def test_symmetry_without_a_mirror_is_refused_in_one_line(tmp_path):
     )
     answer = start_training(tmp_path / "run", *TINY_QUAD, "+algo.hyperparams.symmetry_coef=-1")
     assert answer == "error: algo.hyperparams: symmetry_coef must be >= 0 (0: no symmetry loss), got -1"
+    # a user's biped without robot.mirror under the biped preset (whose algo has the mirror loss)
+    (tmp_path / "conf" / "robot").mkdir(parents=True)
+    lines = HUMANOID_YAML.read_text().splitlines(keepends=True)
+    (tmp_path / "conf" / "robot" / "sideless.yaml").write_text("".join(x for x in lines if not x.startswith("mirror:")))
+    answer = start_training(tmp_path / "run", *TINY_QUAD, f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                            "robot=sideless", "env=biped_flat")  # fmt: skip
+    assert answer == ("error: algo.hyperparams: symmetry_coef: robot.mirror: empty; give the substrings naming the two "
+                      "sides, e.g. {left_: right_}; or train without the mirror loss (algo=ppo)")  # fmt: skip
     assert not (tmp_path / "run").exists()
