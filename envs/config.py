@@ -243,3 +243,6 @@ class TaskConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
+    algo: Any = None
+    """The training algorithm's section, only so that an env preset may pick one (biped_flat: ppo_symmetric);
+    the task never reads it."""
