@@ -5,7 +5,8 @@
 Blind targets: slopes of 20 deg and stairs of 10 cm (31 cm treads) up and down at <= 10 % falls, rough ground
 (bumps to 5 cm) at <= 5 %, vx RMSE <= 0.3 m/s on each, walking forward at 0.5 m/s. Perceptive target
 (a policy with the actor height scan): stairs of 15 cm at <= 10 %. With --flat, the nominal and robustness
-scenarios of both policies side by side: the terrain policy may fall at most 2 points more than the flat one.
+scenarios on flat ground side by side (the terrain policy's alone without --flat): the terrain policy may fall at
+most 2 points more than the flat one.
 """
 
 import argparse
@@ -61,14 +62,16 @@ def main() -> None:
             ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
             print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
                   f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
-    if args.flat:
-        ours = evaluate(ValidateConfig(policy=args.policy, suite=flat_suite(), video=False))["scenarios"]
-        flat = evaluate(ValidateConfig(policy=args.flat, suite=flat_suite(), video=False))["scenarios"]
-        print(f"\n{'scenario':14} {'terrain policy':>15} {'flat policy':>12}  within {100 * FLAT_MARGIN:.0f} points")
-        for name in ours:
-            a, b = ours[name]["metrics"]["fall_rate"], flat[name]["metrics"]["fall_rate"]
-            print(f"{name:14} {100 * a:14.1f}% {100 * b:11.1f}%  {'MET' if a <= b + FLAT_MARGIN else 'NOT MET'}")
-
+    ours = evaluate(ValidateConfig(policy=args.policy, suite=flat_suite(), video=False))["scenarios"]
+    flat = evaluate(ValidateConfig(policy=args.flat, suite=flat_suite(), video=False))["scenarios"] if args.flat else {}
+    print(f"\n{'scenario':14} {'terrain policy':>15} {'flat policy':>12}  within {100 * FLAT_MARGIN:.0f} points")
+    for name in ours:
+        a = ours[name]["metrics"]["fall_rate"]
+        if not flat:  # no falls on flat ground meets the target whatever the flat policy does
+            print(f"{name:14} {100 * a:14.1f}% {'-':>12}  {'MET' if a == 0 else 'needs --flat'}")
+            continue
+        b = flat[name]["metrics"]["fall_rate"]
+        print(f"{name:14} {100 * a:14.1f}% {100 * b:11.1f}%  {'MET' if a <= b + FLAT_MARGIN else 'NOT MET'}")
 
 if __name__ == "__main__":
     main()
