@@ -6,7 +6,7 @@ Blind targets: slopes of 20 deg and stairs of 10 cm (31 cm treads) up and down a
 (bumps to 5 cm) at <= 5 %, vx RMSE <= 0.3 m/s on each, walking forward at 0.5 m/s. Perceptive target
 (a policy with the actor height scan): stairs of 15 cm at <= 10 %. With --flat, the nominal and robustness
 scenarios on flat ground side by side (the terrain policy's alone without --flat): the terrain policy may fall at
-most 2 points more than the flat one.
+most 2 points more than the flat one. Then fixed commands on flat ground, slow ones included.
 """
 
 import argparse
@@ -15,7 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from envs import task_config  # noqa: E402
+from envs.tracking import FIXED_COMMANDS, hold_commands  # noqa: E402
 from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig, load_suite  # noqa: E402
+from sim.policy import load_policy  # noqa: E402
 from sim.validate import evaluate  # noqa: E402
 
 FORWARD = {"forward": [0.5, 0.0, 0.0]}
@@ -26,6 +29,8 @@ TERRAINS = {  # name: (terrain changes, fall-rate target); one level, a hill and
     "rough_5cm": ({"kind": "rough", "rough": {"height": [0.05, 0.05]}}, 0.05),
 }
 VX_RMSE = 0.3
+SLOW = {"forward 0.3": (0.3, 0.0, 0.0), "back 0.5": (-0.5, 0.0, 0.0)}
+"""Besides FIXED_COMMANDS: a terrain policy that stands at slow commands stops for good at the first step edge."""
 FLAT_MARGIN = 0.02
 
 
@@ -62,6 +67,11 @@ def main() -> None:
             ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
             print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
                   f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
+    policy = load_policy(args.policy)
+    print("\nfixed commands on flat ground, the training's randomization (mean velocity of the last 5 s):")
+    flat_ground = task_config(policy.cfg, terrain={"kind": "plane"})
+    for held in hold_commands(policy, flat_ground, commands={**FIXED_COMMANDS, **SLOW}):
+        print(held.line())
     ours = evaluate(ValidateConfig(policy=args.policy, suite=flat_suite(), video=False))["scenarios"]
     flat = evaluate(ValidateConfig(policy=args.flat, suite=flat_suite(), video=False))["scenarios"] if args.flat else {}
     print(f"\n{'scenario':14} {'terrain policy':>15} {'flat policy':>12}  within {100 * FLAT_MARGIN:.0f} points")
@@ -72,6 +82,7 @@ def main() -> None:
             continue
         b = flat[name]["metrics"]["fall_rate"]
         print(f"{name:14} {100 * a:14.1f}% {100 * b:11.1f}%  {'MET' if a <= b + FLAT_MARGIN else 'NOT MET'}")
+
 
 if __name__ == "__main__":
     main()
