@@ -48,6 +48,9 @@ def test_rough_env_brings_rough_terrain_and_the_command_line_wins():
     rough = train_config("env=quadruped_rough")
     assert rough.terrain.kind == "mixed" and rough.env.id == "LocoForge/QuadrupedRough-v0"
     assert rough.env.rewards.flat_orientation_l2.weight == -0.5
+    assert rough.algo.hyperparams.symmetry_coef == 0.5 and rough.algo.hyperparams.desired_kl == 0.02
+    assert train_config("env=quadruped_rough_scan").algo.hyperparams.symmetry_coef == 0.5
+    assert "symmetry_coef" not in train_config("env=quadruped_rough", "algo=ppo").algo.hyperparams
     assert train_config("env=quadruped_rough", "terrain=stairs").terrain.kind == "stairs"
     # a tile type's range is an override of its own section
     tuned = train_config("env=quadruped_rough", "terrain.stairs.step_height=[0.05,0.18]", "terrain.rough.share=0")
