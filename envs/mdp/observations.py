@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from envs.mdp.state import State, quat_yaw
@@ -62,10 +64,17 @@ def gait_clock(s: State) -> np.ndarray:
 
 def scan_points(size: list[float], resolution: float) -> np.ndarray:
     """The scan grid in the base's heading frame, (k, 2): x (forward) outer, y (left) inner, both ascending,
-    centred on the base."""
+    centred on the base. Read-only: built once per layout (height_scan asks for it every step)."""
+    return _scan_points(tuple(float(v) for v in size), float(resolution))
+
+
+@functools.lru_cache(maxsize=16)
+def _scan_points(size: tuple[float, ...], resolution: float) -> np.ndarray:
     xs = np.arange(-size[0] / 2, size[0] / 2 + 1e-9, resolution)
     ys = np.arange(-size[1] / 2, size[1] / 2 + 1e-9, resolution)
-    return np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    points = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    points.setflags(write=False)
+    return points
 
 
 def height_scan(s: State, size: list[float] = (1.6, 1.0), resolution: float = 0.1) -> np.ndarray:
@@ -74,12 +83,18 @@ def height_scan(s: State, size: list[float] = (1.6, 1.0), resolution: float = 0.
     critic's privileged view of the terrain; with noise, a perceptive actor's (the robot feeds its own map)."""
     if s.ground is None:
         raise ValueError("needs the terrain's height lookup (State.ground)")
-    points = scan_points(list(size), resolution)
+    points = scan_points(size, resolution)
     yaw = quat_yaw(s.base_quat)
     c, si = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-    x = s.base_pos[:, :1] + c * points[:, 0] - si * points[:, 1]
-    y = s.base_pos[:, 1:2] + si * points[:, 0] + c * points[:, 1]
-    heights = s.ground(np.stack([x.ravel(), y.ravel()], axis=1)).reshape(x.shape)
+    xy = np.empty((s.num_envs, len(points), 2))  # world points written in place: no stacking copy
+    x, y = xy[:, :, 0], xy[:, :, 1]
+    np.multiply(c, points[:, 0], out=x)
+    x += s.base_pos[:, :1]
+    x -= si * points[:, 1]
+    np.multiply(si, points[:, 0], out=y)
+    y += s.base_pos[:, 1:2]
+    y += c * points[:, 1]
+    heights = s.ground(xy.reshape(-1, 2)).reshape(x.shape)
     return s.base_pos[:, 2:3] - heights
 
 
