@@ -86,15 +86,9 @@ def height_scan(s: State, size: list[float] = (1.6, 1.0), resolution: float = 0.
     points = scan_points(size, resolution)
     yaw = quat_yaw(s.base_quat)
     c, si = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-    xy = np.empty((s.num_envs, len(points), 2))  # world points written in place: no stacking copy
-    x, y = xy[:, :, 0], xy[:, :, 1]
-    np.multiply(c, points[:, 0], out=x)
-    x += s.base_pos[:, :1]
-    x -= si * points[:, 1]
-    np.multiply(si, points[:, 0], out=y)
-    y += s.base_pos[:, 1:2]
-    y += c * points[:, 1]
-    heights = s.ground(xy.reshape(-1, 2)).reshape(x.shape)
+    x = s.base_pos[:, :1] + c * points[:, 0] - si * points[:, 1]
+    y = s.base_pos[:, 1:2] + si * points[:, 0] + c * points[:, 1]
+    heights = s.ground(np.stack([x.ravel(), y.ravel()], axis=1)).reshape(x.shape)
     return s.base_pos[:, 2:3] - heights
 
 
