@@ -119,13 +119,14 @@ class ProgressCallback(BaseCallback):
 
 
 class EnvStatsCallback(BaseCallback):
-    """Logs reward/<term> per episode, physics/resets and the terrain level (mean, spread, per tile type) from the
-    env's infos."""
+    """Logs reward/<term> per episode, physics/resets, the terrain level (mean, spread, per tile type) and the other
+    curriculum terms' values (e.g. curriculum/push_velocity) from the env's infos."""
 
     def __init__(self) -> None:
         super().__init__()
         self.terms: dict[str, list[float]] = defaultdict(list)
         self.levels: list[tuple[str, int]] = []
+        self.curriculum: dict[str, float] = {}
         self.resets = 0
         self._start = time.perf_counter()
         self._start_steps = 0
@@ -140,6 +141,7 @@ class EnvStatsCallback(BaseCallback):
                 for name, value in info["episode_terms"].items():
                     self.terms[name].append(value)
                 self.levels.append((info.get("terrain_kind", "plane"), info.get("terrain_level", 0)))
+                self.curriculum.update(info.get("curriculum", {}))
             if info.get("physics_reset"):
                 self.resets += 1
         return True
@@ -154,6 +156,8 @@ class EnvStatsCallback(BaseCallback):
             kinds = {kind for kind, _ in self.levels}
             for kind in sorted(kinds) if len(kinds) > 1 else []:  # a mixed terrain: each tile type's mean level
                 self.logger.record(f"curriculum/level_{kind}", float(np.mean([v for k, v in self.levels if k == kind])))
+        for name, value in self.curriculum.items():
+            self.logger.record(f"curriculum/{name}", value)
         self.logger.record("physics/resets", self.resets)
         elapsed = time.perf_counter() - self._start
         self.logger.record("charts/steps_per_second", (self.num_timesteps - self._start_steps) / max(elapsed, 1e-9))

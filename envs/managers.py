@@ -209,3 +209,7 @@ class CurriculumManager(_Terms):
     def reset(self, ids: np.ndarray) -> None:
         for term in self.terms.values():
             term(ids)
+
+    def values(self) -> dict[str, float]:
+        """The scalar state of the terms that have one (e.g. the push speed), for the training log."""
+        return {name: float(term.value) for name, term in self.terms.items() if hasattr(term, "value")}

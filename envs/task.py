@@ -278,8 +278,11 @@ class LocomotionTask:
                 infos[i]["physics_reset"] = True
         if done.any():
             ids = np.flatnonzero(done)
+            curriculum = self.curriculum.values()
             for i in ids:
                 infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
+                if curriculum:
+                    infos[i]["curriculum"] = curriculum
                 infos[i]["terrain_level"] = int(self.levels[i])
                 infos[i]["terrain_kind"] = self.terrain.column_kind[self.cols[i]]
             result.terminal_obs = self._rows(obs, ids)

@@ -44,4 +44,47 @@ class TerrainLevels:
         task.origins[ids] = terrain.tile_origin(task.levels[ids], task.cols[ids])
 
 
-TERMS = {"terrain_levels": TerrainLevels}
+class PushVelocity:
+    """Raises the push event's kick speed a step at a time while robots rarely fall, and lowers it when they
+    often do: a policy first learns to walk under gentle kicks, then meets the validation's hard ones."""
+
+    def __init__(self, task: Any, end: float = 1.0, step: float = 0.05, window: int = 500,
+                 raise_below: float = 0.05, lower_above: float = 0.15) -> None:  # fmt: skip
+        """Args: end: the kick speed to grow to (m/s), from the push event's own velocity; step: change per
+        decision (m/s); window: finished episodes per decision; raise_below / lower_above: fall shares of the
+        window under which the kicks grow and above which they shrink (never below the start)."""
+        where = "env.curriculum.push_velocity"
+        push = task.events.terms.get("push")
+        if push is None:
+            raise ValueError(f"{where}: needs an env.events.push term to act on; events: {list(task.events.terms)}")
+        if not (end >= push.velocity and step > 0 and window >= 1 and 0 <= raise_below <= lower_above <= 1):
+            raise ValueError(f"{where}.params: need end >= the push velocity ({push.velocity}), step > 0, window >= 1 "
+                             f"and 0 <= raise_below <= lower_above <= 1; got end={end}, step={step}, window={window}, "
+                             f"raise_below={raise_below}, lower_above={lower_above}")  # fmt: skip
+        self.task, self.push, self.start, self.end, self.step = task, push, push.velocity, end, step
+        self.window, self.raise_below, self.lower_above = window, raise_below, lower_above
+        self.episodes = self.falls = 0
+
+    @property
+    def value(self) -> float:
+        """The kick speed now (m/s), logged as curriculum/push_velocity."""
+        return self.push.velocity
+
+    def __call__(self, ids: np.ndarray) -> None:
+        task = self.task
+        ids = ids[task.episode_step[ids] > 0]  # environments that ran an episode
+        if task.last_state is None or len(ids) == 0:
+            return
+        self.episodes += len(ids)
+        self.falls += int(task.last_state.terminated[ids].sum())
+        if self.episodes < self.window:
+            return
+        share = self.falls / self.episodes
+        if share < self.raise_below:
+            self.push.velocity = min(self.push.velocity + self.step, self.end)
+        elif share > self.lower_above:
+            self.push.velocity = max(self.push.velocity - self.step, self.start)
+        self.episodes = self.falls = 0
+
+
+TERMS = {"terrain_levels": TerrainLevels, "push_velocity": PushVelocity}

@@ -202,6 +202,32 @@ def test_curriculum_promotes_far_walkers_and_demotes_stragglers():
     assert new[0] == 3 and new[1] == 1 and new[2] == 2 and 0 <= new[3] <= 9
 
 
+def test_push_curriculum_grows_kicks_while_robots_stand_and_shrinks_them_when_they_fall(quiet_task):
+    push = {"push": {"mode": "interval", "interval_s": [0.1, 0.2], "params": {"velocity": 0.2}}}
+    grow = {"push_velocity": {"params": {"end": 0.4, "step": 0.1, "window": 4}}}
+    task = quiet_task(n=4, events={**STILL, **push}, curriculum=grow,
+                      sim={"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.1})  # fmt: skip
+    task.reset()
+    speeds = []
+    for _ in range(15):  # three rounds of four 5-step episodes, all standing to their time limit
+        result = task.step(np.zeros((4, 12)))
+        if result.truncated.any():
+            speeds.append(result.infos[0]["curriculum"]["push_velocity"])
+    assert not result.terminated.any()
+    assert speeds == pytest.approx([0.2, 0.3, 0.4])  # the speed each finished window ran under
+    assert task.events.terms["push"].velocity == pytest.approx(0.4)  # capped at end after three raises
+    term = task.curriculum.terms["push_velocity"]
+    task.last_state.terminated[:] = True  # four episodes that all end in a fall
+    for expected in (0.3, 0.2, 0.2):  # down a step per window, never below the push event's own speed
+        task.episode_step[:] = 3
+        term(np.arange(4))
+        assert term.value == pytest.approx(expected)
+    with pytest.raises(ValueError, match="env.curriculum.push_velocity: needs an env.events.push term"):
+        quiet_task(n=2, curriculum=grow)
+    with pytest.raises(ValueError, match="need end >= the push velocity"):
+        quiet_task(n=2, events=push, curriculum={"push_velocity": {"params": {"end": 0.1}}})
+
+
 def test_second_robot_trains_through_its_config(quiet_task):
     task = quiet_task(n=2, robot="quadruped_large", events=STILL)
     obs = task.reset()["policy"]
