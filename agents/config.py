@@ -86,6 +86,8 @@ class TrainConfig:
     """Torch intra-op threads (0: all cores)."""
     resume: str | None = None
     """A run directory to continue from its newest complete checkpoint."""
+    init_from: str | None = None
+    """A run directory or checkpoint whose policy and normalizer a new run starts from (agents/warm_start.py)."""
     save_replay_buffer: bool = False
     """Off-policy algos: put the replay buffer into checkpoints, so a resume keeps it."""
     vec_env: str = "dummy"

@@ -23,6 +23,7 @@ from agents import algos, checkpoint
 from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
 from agents.config import DEVICES, load_saved
 from agents.rundir import params_hash
+from agents.warm_start import warm_start
 from common.io import atomic_write, git_commit, is_run_dir, now, sha256_text, versions, write_json
 from common.lock import DirectoryLock
 
@@ -60,6 +61,13 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"env.id: '{cfg.env.id}' is not a registered Gymnasium id; e.g. {', '.join(mujoco_ids[:8])}")
     if cfg.vec_env not in ("dummy", "subproc"):
         raise ConfigError(f"vec_env: unknown '{cfg.vec_env}'; accepted: dummy, subproc")
+    if cfg.init_from:
+        source = Path(cfg.init_from)
+        if cfg.env.kind != "locoforge":
+            raise ConfigError("init_from: warm start serves LocoForge tasks (env.kind locoforge) only")
+        if not (is_run_dir(source) or (source / "meta.json").is_file() and is_run_dir(source.parent.parent)):
+            raise ConfigError(f"init_from: '{source}' is neither a run directory (run.json + config.yaml) nor one "
+                              "of its checkpoints (checkpoints/step_*)")  # fmt: skip
     try:
         algos.validate(OmegaConf.to_object(cfg.algo))
     except ValueError as err:
@@ -186,6 +194,7 @@ def train(
     device = "cpu" if cfg.device == "auto" and not th.cuda.is_available() else cfg.device
     # everything that can refuse the config is built before anything is written: env, model, evaluation env
     env = _normalize(cfg, make_env(cfg, cfg.num_envs, cfg.seed), training=True)
+    warm = None
     if ckpt is not None:
         model, env = _load_checkpoint(cfg, ckpt, env, device, run_dir)
     else:
@@ -193,6 +202,11 @@ def train(
             model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, device, str(run_dir / "tb"))
         except (ValueError, TypeError, AssertionError) as err:  # torch's "Invalid learning rate: -1", SB3's asserts
             raise ConfigError(f"algo.hyperparams: {(str(err) or type(err).__name__).splitlines()[0]}") from None
+        if cfg.init_from:
+            try:
+                warm = warm_start(model, env, cfg.init_from)
+            except ValueError as err:
+                raise ConfigError(str(err) if str(err).startswith("init_from") else f"init_from: {err}") from None
     evaluation = None
     if cfg.eval_every > 0:
         n_eval = cfg.eval_envs or min(cfg.eval_episodes, cfg.num_envs)
@@ -202,7 +216,7 @@ def train(
     # one writer per run directory; everything below only writes into it
     lock = DirectoryLock(run_dir, "resume" if cfg.resume else "hydra.run.dir").acquire()
     try:
-        return _run(cfg, run_dir, model, env, evaluation, ckpt, overrides, choices, device, callbacks or [])
+        return _run(cfg, run_dir, model, env, evaluation, ckpt, overrides, choices, device, callbacks or [], warm)
     finally:
         lock.release()
 
@@ -227,7 +241,8 @@ def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_
 
 
 def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: EvalCallback | None, ckpt: Path | None,
-         overrides: list[str], choices: dict[str, str], device: str, extra: list[BaseCallback]) -> dict[str, Any]:  # fmt: skip
+         overrides: list[str], choices: dict[str, str], device: str, extra: list[BaseCallback],
+         warm: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Write the run directory and train (the caller holds the run directory's lock)."""
     if not cfg.resume and is_run_dir(run_dir):  # another process finished a run here since the first check
         raise ConfigError(f"hydra.run.dir: '{run_dir}' already holds a run; pass resume={run_dir} to continue it")
@@ -249,6 +264,10 @@ def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: Ev
         "start_time": now(),
         "status": "running",
     }
+    if warm is not None:
+        run["init_from"] = warm
+        fresh = warm["fresh_statistics"] or "none"
+        log.info(f"init_from {warm['source']}: new inputs {warm['new_inputs']}, fresh statistics {fresh}")
     if cfg.resume:
         prior = OmegaConf.to_container(OmegaConf.load(run_dir / "run.json"))
         run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
