@@ -210,6 +210,6 @@ class CurriculumManager(_Terms):
         for term in self.terms.values():
             term(ids)
 
-    def values(self) -> dict[str, float]:
-        """The scalar state of the terms that have one (e.g. the push speed), for the training log."""
-        return {name: float(term.value) for name, term in self.terms.items() if hasattr(term, "value")}
+    def log(self) -> dict[str, float]:
+        """The scalar state of the terms that report one (the push speed and its fall share), for the training log."""
+        return {k: float(v) for term in self.terms.values() if hasattr(term, "log") for k, v in term.log().items()}

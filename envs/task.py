@@ -278,7 +278,7 @@ class LocomotionTask:
                 infos[i]["physics_reset"] = True
         if done.any():
             ids = np.flatnonzero(done)
-            curriculum = self.curriculum.values()
+            curriculum = self.curriculum.log()
             for i in ids:
                 infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
                 if curriculum:

@@ -49,7 +49,7 @@ class PushVelocity:
     often do: a policy first learns to walk under gentle kicks, then meets the validation's hard ones."""
 
     def __init__(self, task: Any, end: float = 1.0, step: float = 0.05, window: int = 500,
-                 raise_below: float = 0.05, lower_above: float = 0.15) -> None:  # fmt: skip
+                 raise_below: float = 0.1, lower_above: float = 0.2) -> None:  # fmt: skip
         """Args: end: the kick speed to grow to (m/s), from the push event's own velocity; step: change per
         decision (m/s); window: finished episodes per decision; raise_below / lower_above: fall shares of the
         window under which the kicks grow and above which they shrink (never below the start)."""
@@ -64,11 +64,11 @@ class PushVelocity:
         self.task, self.push, self.start, self.end, self.step = task, push, push.velocity, end, step
         self.window, self.raise_below, self.lower_above = window, raise_below, lower_above
         self.episodes = self.falls = 0
+        self.fall_share = float("nan")  # of the last decided window
 
-    @property
-    def value(self) -> float:
-        """The kick speed now (m/s), logged as curriculum/push_velocity."""
-        return self.push.velocity
+    def log(self) -> dict[str, float]:
+        """The kick speed now (m/s) and the fall share it was last decided on, for the training log."""
+        return {"push_velocity": self.push.velocity, "push_fall_share": self.fall_share}
 
     def __call__(self, ids: np.ndarray) -> None:
         task = self.task
@@ -79,7 +79,7 @@ class PushVelocity:
         self.falls += int(task.last_state.terminated[ids].sum())
         if self.episodes < self.window:
             return
-        share = self.falls / self.episodes
+        share = self.fall_share = self.falls / self.episodes
         if share < self.raise_below:
             self.push.velocity = min(self.push.velocity + self.step, self.end)
         elif share > self.lower_above:

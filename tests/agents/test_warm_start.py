@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import TINY_QUAD, compose_train, start_training, train_in_process

@@ -221,7 +221,7 @@ def test_push_curriculum_grows_kicks_while_robots_stand_and_shrinks_them_when_th
     for expected in (0.3, 0.2, 0.2):  # down a step per window, never below the push event's own speed
         task.episode_step[:] = 3
         term(np.arange(4))
-        assert term.value == pytest.approx(expected)
+        assert term.log() == pytest.approx({"push_velocity": expected, "push_fall_share": 1.0})
     with pytest.raises(ValueError, match="env.curriculum.push_velocity: needs an env.events.push term"):
         quiet_task(n=2, curriculum=grow)
     with pytest.raises(ValueError, match="need end >= the push velocity"):
