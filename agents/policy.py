@@ -9,7 +9,18 @@ from typing import Any
 import numpy as np
 
 from agents import algos, checkpoint
-from common.io import load_run_config
+from common.io import is_run_dir, load_run_config
+
+
+def run_and_checkpoint(path: str | Path) -> tuple[Path, Path | None] | None:
+    """(run dir, None) for a run directory, (run dir, checkpoint) for one of its checkpoints
+    (<run>/checkpoints/step_*), None for anything else."""
+    path = Path(path)
+    if is_run_dir(path):
+        return path, None
+    if (path / "meta.json").is_file() and path.parent.name == "checkpoints" and is_run_dir(path.parent.parent):
+        return path.parent.parent, path
+    return None
 
 
 class SB3Policy:

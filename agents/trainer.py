@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from agents import algos, checkpoint
 from agents.callbacks import EnvStatsCallback, EvalCallback, PeriodicCallback, ProgressCallback, truncate_eval_csv
 from agents.config import DEVICES, load_saved
+from agents.policy import run_and_checkpoint
 from agents.rundir import params_hash
 from agents.warm_start import warm_start
 from common.io import atomic_write, git_commit, is_run_dir, now, sha256_text, versions, write_json
@@ -65,7 +66,7 @@ def validate(cfg: DictConfig) -> None:
         source = Path(cfg.init_from)
         if cfg.env.kind != "locoforge":
             raise ConfigError("init_from: warm start serves LocoForge tasks (env.kind locoforge) only")
-        if not (is_run_dir(source) or (source / "meta.json").is_file() and is_run_dir(source.parent.parent)):
+        if run_and_checkpoint(source) is None:
             raise ConfigError(f"init_from: '{source}' is neither a run directory (run.json + config.yaml) nor one "
                               "of its checkpoints (checkpoints/step_*)")  # fmt: skip
     try:

@@ -105,12 +105,13 @@ def transfer_normalizer(new: VecNormalize, old: VecNormalize, schemas: dict, old
 def warm_start(model: Any, env: VecEnv, source: str | Path) -> dict[str, Any]:
     """Load the policy and normalizer of run or checkpoint `source` into a new model and its env, in place.
     Returns what was done, for run.json."""
-    from agents.policy import SB3Policy
-    from sim.policy import load_policy
+    from agents.policy import SB3Policy, run_and_checkpoint
 
-    policy = load_policy(source)
-    if not isinstance(policy, SB3Policy):
-        raise ValueError(f"init_from: '{source}' is a bundle; give a run directory or one of its checkpoints")
+    found = run_and_checkpoint(source)
+    if found is None:
+        raise ValueError(f"init_from: '{source}' is neither a run directory (run.json + config.yaml) nor one "
+                         "of its checkpoints (checkpoints/step_*)")  # fmt: skip
+    policy = SB3Policy(*found)
     if policy.cfg.env.kind != "locoforge":
         raise ValueError(f"init_from: '{source}' trained {policy.cfg.env.id}; warm start needs a LocoForge task")
     schemas = schemas_of(env.get_attr("obs_manager", [0])[0], env.get_attr("critic_manager", [0])[0])

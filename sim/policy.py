@@ -11,8 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.policy import SB3Policy
-from common.io import is_run_dir
+from agents.policy import SB3Policy, run_and_checkpoint
 
 
 class Policy(Protocol):
@@ -28,10 +27,9 @@ def load_policy(path: str | Path) -> Policy:
     """A run directory (train.py), one of its checkpoints (<run>/checkpoints/step_*), or a bundle directory
     (export.py, with manifest.json)."""
     path = Path(path)
-    if is_run_dir(path):
-        return SB3Policy(path)
-    if (path / "meta.json").is_file() and path.parent.name == "checkpoints" and is_run_dir(path.parent.parent):
-        return SB3Policy(path.parent.parent, path)
+    found = run_and_checkpoint(path)
+    if found is not None:
+        return SB3Policy(*found)
     if (path / "manifest.json").is_file():
         from sim.bundle import BundlePolicy
 
