@@ -274,8 +274,11 @@ def _run(cfg: DictConfig, run_dir: Path, model: Any, env: VecEnv, evaluation: Ev
         run = {**prior, **{k: run[k] for k in ("git", "versions", "device", "status")}, "resumed_at": now()}
     if cfg.env.kind == "locoforge":  # what the build kept from the robot file, replaced, and warns about
         scene = env.get_attr("scene")[0]
-        run["robot"] = {**scene.summary, "model_hash": scene.model_hash}
+        mass_scale, torque_scale, scale_line = (env.get_attr(k, [0])[0] for k in ("mass_scale", "torque_scale", "scale_line"))
+        run["robot"] = {**scene.summary, "model_hash": scene.model_hash,
+                        "scales": {"payload": mass_scale, "torque_penalty": torque_scale}}  # fmt: skip
         log.info(scene.summary_line())
+        log.info(f"scale-free terms {scale_line()}")
     write_json(run_dir / "run.json", run)
     if ckpt is not None:
         truncate_eval_csv(run_dir, model.num_timesteps)

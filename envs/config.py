@@ -206,6 +206,17 @@ class GaitConfig:
 
 
 @dataclass
+class ReferenceRobotConfig:
+    """The robot a task's weights and kilograms were tuned on. Another robot's torque penalty is counted in units
+    of its own RMS torque limit and its payload scaled by its mass, so the same preset serves it unchanged."""
+
+    mass: float = 12.14
+    """kg, the whole floating body (configs/robot/quadruped.yaml: 12.14)."""
+    torque_limit_rms: float = 28.208642
+    """N·m, the root mean square of the policy joints' torque limits (quadruped: 23.7 and 35.55 -> 28.208642)."""
+
+
+@dataclass
 class EnvConfig:
     """An environment: a Gymnasium id (kind=gym) or a LocoForge task (kind=locoforge) and its terms."""
 
@@ -234,6 +245,9 @@ class EnvConfig:
     curriculum: dict[str, CurriculumTermConfig] = field(default_factory=dict)
     gait: GaitConfig | None = None
     """A gait clock for the terms that read it (gait_clock, gait_contact); None: no clock."""
+    reference_robot: ReferenceRobotConfig | None = None
+    """Scale-free task terms: torques_l2 and the payload (physics event's added_mass) are as tuned on this robot;
+    None: as written (N·m², kg) for any robot."""
 
 
 @dataclass

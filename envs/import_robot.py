@@ -195,7 +195,8 @@ def drop_test(
             ("base touching the ground", "yes" if s.base_contact[0] else "no"),
             ("largest tilt", f"{np.degrees(tilt):.1f} deg"),
             ("base speed at the end", f"{speed:.3f} m/s or rad/s"),
-            (f"stable for {seconds:g} s", "yes" if not fell and tilt < 0.5 else "NO")]  # fmt: skip
+            (f"stable for {seconds:g} s", "yes" if not fell and tilt < 0.5 else "NO"),
+            ("scale-free terms", task.scale_line())]  # fmt: skip
     warnings = list(sc.summary["warnings"])
     warnings += [f"foot {f} never touched the ground" for f, p in zip(robot.feet, share, strict=True) if p == 0]
     stood = not fell and tilt < 0.5

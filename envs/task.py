@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.config import EnvConfig, TaskConfig
+from envs.config import EnvConfig, ReferenceRobotConfig, TaskConfig
 from envs.managers import (
     CommandManager,
     CurriculumManager,
@@ -62,10 +62,23 @@ def _validate(env: EnvConfig) -> None:
     if env.gait is not None and (env.gait.period_s <= 0 or any(not 0 <= o < 1 for o in env.gait.offsets)):
         raise ValueError(f"env.gait: period_s > 0 and offsets in [0, 1) are required, got period_s={env.gait.period_s}, "
                          f"offsets={list(env.gait.offsets)}")  # fmt: skip
+    ref = env.reference_robot
+    if ref is not None and (ref.mass <= 0 or ref.torque_limit_rms <= 0):
+        raise ValueError(f"env.reference_robot: mass and torque_limit_rms must be > 0 (or the section null), got "
+                         f"mass={ref.mass}, torque_limit_rms={ref.torque_limit_rms}")  # fmt: skip
     for group in ("observations", "critic_observations"):
         for name, term in getattr(env, group).items():
             if term.noise < 0 or (term.clip is not None and term.clip <= 0):
                 raise ValueError(f"env.{group}.{name}: noise >= 0 and clip > 0 (or null) are required")
+
+
+def robot_scales(ref: ReferenceRobotConfig | None, mass: float, torque_limit: np.ndarray) -> tuple[float, float]:
+    """(payload scale, torque-penalty scale) of a robot against the reference robot; (1, 1) without one.
+    Rounded to 6 decimals: the reference robot itself gets exactly 1 and trains bit for bit as before."""
+    if ref is None:
+        return 1.0, 1.0
+    rms = float(np.sqrt(np.mean(np.square(torque_limit))))
+    return round(mass / ref.mass, 6), round((ref.torque_limit_rms / rms) ** 2, 6)
 
 
 class LocomotionTask:
@@ -94,6 +107,8 @@ class LocomotionTask:
         self.max_episode_steps = int(round(env.sim.episode_length_s / self.dt))
         self.rng = np.random.default_rng(seed)
         self.noise_scale = env.obs_noise_scale
+        self.mass_scale, self.torque_scale = robot_scales(env.reference_robot, self.robot_mass,
+                                                          self.scene.torque_limit)  # fmt: skip
 
         n, nj = num_envs, self.scene.num_joints
         self.action, self.action_before = np.zeros((n, nj)), np.zeros((n, nj))
@@ -120,6 +135,21 @@ class LocomotionTask:
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
         self._reset_envs(np.arange(n))
         self._last_obs = self.observe(self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool)))
+
+    @property
+    def robot_mass(self) -> float:
+        """kg: the floating base and every body below it, as built (before any payload)."""
+        return float(self.model.body_subtreemass[self.scene.base_body])
+
+    def scale_line(self) -> str:
+        """One line: how the scale-free terms treat this robot against the task's reference robot."""
+        ref = self.cfg.reference_robot
+        if ref is None:
+            return "no reference robot: torques_l2 in N·m², payload in kg as written"
+        rms = float(np.sqrt(np.mean(np.square(self.scene.torque_limit))))
+        return (f"against the reference robot ({ref.mass:g} kg, RMS torque limit {ref.torque_limit_rms:.2f} N·m): "
+                f"{self.robot_mass:.2f} kg -> payload x{self.mass_scale:g}; {rms:.2f} N·m -> torque penalty "
+                f"x{self.torque_scale:g}")  # fmt: skip
 
     @property
     def command(self) -> np.ndarray:
@@ -164,7 +194,7 @@ class LocomotionTask:
             feet_pos=feet_pos, feet_vel=sens[:, sc.foot_frame["vel"]], feet_zaxis=sens[:, sc.foot_frame["zaxis"]],
             feet_height=feet_pos[:, :, 2] - self.terrain.height_at(feet_pos[:, :, :2].reshape(-1, 2)).reshape(feet_pos.shape[:2]),
             terminated=terminated, dt=self.dt, joint_names=sc.joint_names, gait_phase=self._gait_phase(rows),
-            ground=self.terrain.height_at, nominal_torque_limit=sc.torque_limit,
+            ground=self.terrain.height_at, torque_scale=self.torque_scale,
         )  # fmt: skip
 
     def _gait_phase(self, rows: np.ndarray | slice) -> np.ndarray | None:

@@ -32,7 +32,8 @@ class Physics:
                  kp_scale: list[float] | None = None, kd_scale: list[float] | None = None,
                  added_mass_share: list[float] | None = None) -> None:  # fmt: skip
         """Args:
-        friction: multiplier on every geom's sliding friction. added_mass: kg added to the base body.
+        friction: multiplier on every geom's sliding friction. added_mass: kg added to the base body, scaled by
+            the robot's mass over the reference robot's (env.reference_robot) when the task has one.
         added_mass_share: added to the base as a share of the whole robot's mass (a payload that scales with the
             robot: 0.25 is 3.0 kg on the quadruped, 3.8 kg on the biped); adds to added_mass.
         com_offset: uniform offset of the base's centre of mass on each axis (m).
@@ -51,7 +52,7 @@ class Physics:
         self.ranges = {"friction": friction, "added_mass": added_mass, "com_offset": com_offset,
                        "motor_strength": motor_strength, "kp_scale": kp_scale, "kd_scale": kd_scale,
                        "added_mass_share": added_mass_share}  # fmt: skip
-        self.robot_mass = float(task.model.body_subtreemass[sc.base_body])
+        self.robot_mass = task.robot_mass
         self.base = sc.base_body
         self.nominal_friction = task.model.geom_friction[:, 0].copy()
         self.nominal_mass = float(task.model.body_mass[self.base])
@@ -66,7 +67,7 @@ class Physics:
     def __call__(self, ids: np.ndarray) -> None:
         r, rng, n, sc = self.ranges, self.task.rng, len(ids), self.task.scene
         self.friction[ids, :, 0] = self.nominal_friction * _draw(rng, r["friction"], n, 1.0)[:, None]
-        self.mass[ids, self.base] = self.nominal_mass + _draw(rng, r["added_mass"], n, 0.0)
+        self.mass[ids, self.base] = self.nominal_mass + _draw(rng, r["added_mass"], n, 0.0) * self.task.mass_scale
         if r["added_mass_share"] is not None:
             self.mass[ids, self.base] += self.robot_mass * _draw(rng, r["added_mass_share"], n, 0.0)
         self.ipos[ids, self.base] = self.nominal_ipos + _draw(rng, r["com_offset"], n, 0.0, (3,))

@@ -39,14 +39,9 @@ def base_height_l2(s: State, target: float | None = None) -> np.ndarray:
 
 
 def torques_l2(s: State) -> np.ndarray:
-    """Sum of squared motor torques."""
-    return np.sum(np.square(s.torque), axis=1)
-
-
-def torque_load_l2(s: State) -> np.ndarray:
-    """Squared torques in units of the robot's RMS torque limit (robot config): one weight serves a robot with
-    uniformly stronger or weaker motors, and each joint keeps the share it has in torques_l2."""
-    return np.sum(np.square(s.torque), axis=1) / np.mean(np.square(s.nominal_torque_limit))
+    """Sum of squared motor torques, as on the task's reference robot (env.reference_robot): a robot with twice
+    its torque limits that uses twice the torque pays the same."""
+    return np.sum(np.square(s.torque), axis=1) * s.torque_scale
 
 
 def joint_acc_l2(s: State) -> np.ndarray:

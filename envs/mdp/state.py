@@ -41,7 +41,7 @@ class State:
     joint_names: list[str]  # policy order: terms select joints by name pattern
     gait_phase: np.ndarray | None  # (n, nf) each foot's gait clock phase in [0, 1); None without env.gait
     ground: Callable[[np.ndarray], np.ndarray] | None = None  # world xy (m, 2) -> ground height (m,), exact
-    nominal_torque_limit: np.ndarray | None = None  # (nj,) robot config's limits, before motor-strength randomization
+    torque_scale: float = 1.0  # torque penalties' factor: (reference robot's RMS torque limit / this robot's)^2
 
     @property
     def num_envs(self) -> int:

@@ -183,3 +183,23 @@ def test_a_robot_dict_naming_another_file_is_a_whole_robot_and_a_tweak_merges():
     assert venv.task.scene.joint_names == JOINTS and venv.task.scene.kp.tolist() == [60.0] * 12
     tweak = envs.make_vec("LocoForge/QuadrupedFlat-v0", num_envs=2, robot={"kp": {".*_calf_joint": 40.0}}, nthread=1)
     assert tweak.task.scene.kp.tolist() == [35.0, 35.0, 40.0] * 4  # merged over the preset: .* 35 stays
+
+
+def test_a_robot_twice_the_reference_size_gets_its_payload_and_torque_penalty_scaled():
+    """quadruped_large (21 kg, RMS limit 47.9 N·m) under the quadruped preset tuned on our 12.14 kg robot: the
+    payload's kg grow with its mass and torques_l2 counts its torques in units of its limits; the preset's own
+    robots get exactly 1 (their trainings unchanged); a bad reference is one line."""
+    big = LocomotionTask(task_config("quadruped_flat", robot="quadruped_large"), num_envs=256, seed=0, nthread=2)
+    assert big.mass_scale == pytest.approx(21.0 / 12.14, abs=1e-6)
+    assert big.torque_scale == pytest.approx((28.208642 / 47.9478884) ** 2, abs=1e-6)
+    payload = big.batch.expanded("body_mass")[:, big.scene.base_body] - big.model.body_mass[big.scene.base_body]
+    assert payload.min() >= -1.0 * big.mass_scale - 1e-9 and payload.max() <= 2.0 * big.mass_scale + 1e-9
+    assert payload.max() > 2.5  # beyond the kg written in configs/randomization/standard.yaml
+    big.step(np.zeros((256, 12)))
+    assert big.last_state.torque_scale == big.torque_scale
+    assert "payload x1.72982" in big.scale_line() and "torque penalty x0.346119" in big.scale_line()
+    for env, robot in (("quadruped_flat", "quadruped"), ("quadruped_rough", "quadruped"), ("biped_flat", "biped")):
+        own = LocomotionTask(task_config(env, robot=robot, randomization="none"), num_envs=1, seed=0, nthread=1)
+        assert (own.mass_scale, own.torque_scale) == (1.0, 1.0), env
+    with pytest.raises(ValueError, match=r"^env.reference_robot: mass and torque_limit_rms must be > 0"):
+        LocomotionTask(task_config("quadruped_flat", reference_robot={"mass": 0.0}), num_envs=1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from envs.config import ReferenceRobotConfig
 from envs.mdp import rewards, terminations
 from envs.mdp.state import State
+from envs.task import robot_scales
 
 
 def make_state(n: int = 2, **fields) -> State:
@@ -56,16 +58,19 @@ def test_magnitude_penalties_match_hand_computed_values():
     assert rewards.joint_pos_limits(limits, soft_ratio=0.9)[0] == pytest.approx(0.1)
 
 
-def test_torque_load_is_the_same_for_a_robot_with_doubled_motors():
-    """A robot with twice the torque limits that uses twice the torque pays the same load penalty (torques_l2 four
-    times as much), and each joint keeps its share of torques_l2: it is torques_l2 over the mean squared limit."""
+def test_torque_penalty_is_counted_as_on_the_reference_robot():
+    """A robot with twice the reference's torque limits that uses twice the torque pays the same (scale 1/4, from
+    robot_scales); the reference robot itself gets exactly 1, so its training is unchanged bit for bit."""
+    ref = ReferenceRobotConfig(mass=12.0, torque_limit_rms=float(np.sqrt(1250.0)))
+    limits = np.array([30.0, 40.0] * 6)
+    assert robot_scales(ref, 12.0, limits) == (1.0, 1.0)
+    assert robot_scales(ref, 24.0, 2.0 * limits) == (2.0, 0.25)
+    assert robot_scales(None, 24.0, 2.0 * limits) == (1.0, 1.0)
     tau = np.array([np.linspace(-10.0, 10.0, 12)])
-    limits = np.array([20.0, 20.0, 30.0] * 4)
-    small = make_state(n=1, torque=tau, nominal_torque_limit=limits)
-    large = make_state(n=1, torque=2.0 * tau, nominal_torque_limit=2.0 * limits)
-    assert rewards.torque_load_l2(small)[0] == pytest.approx(rewards.torques_l2(small)[0] / np.mean(limits**2))
-    assert rewards.torque_load_l2(large)[0] == pytest.approx(rewards.torque_load_l2(small)[0])
-    assert rewards.torques_l2(large)[0] == pytest.approx(4.0 * rewards.torques_l2(small)[0])
+    small = make_state(n=1, torque=tau)
+    large = make_state(n=1, torque=2.0 * tau, torque_scale=robot_scales(ref, 24.0, 2.0 * limits)[1])
+    assert rewards.torques_l2(large)[0] == pytest.approx(rewards.torques_l2(small)[0])
+    assert rewards.torques_l2(small)[0] == pytest.approx(float(np.sum(tau**2)))
 
 
 def test_feet_air_time_rewards_long_steps_only_when_moving():
