@@ -98,11 +98,12 @@ class ObservationManager(_Terms):
             value = self.terms[name](s)
             if rng is not None and term.noise > 0 and noise_scale > 0:
                 value = value + rng.uniform(-1.0, 1.0, size=value.shape) * (term.noise * noise_scale)
-            value = value * term.scale
+            if term.scale != 1.0:
+                value = value * term.scale
             if term.clip is not None:
                 value = np.clip(value, -term.clip, term.clip)
             parts.append(value)
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        return np.concatenate(parts, axis=1, dtype=np.float32, casting="same_kind")
 
     def schema(self) -> list[dict]:
         """Terms in order with their sizes, scales, noise and units: the observation contract."""

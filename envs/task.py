@@ -23,7 +23,7 @@ from envs.managers import (
     RewardManager,
     TerminationManager,  # fmt: skip
 )
-from envs.mdp.state import State, projected_gravity
+from envs.mdp.state import LazyState, State, projected_gravity, unit_quat
 from envs.mirror import Mirror, observation_map, robot_sides
 from envs.robot import Scene, build_scene
 from envs.simulation import Simulation
@@ -176,33 +176,25 @@ class LocomotionTask:
 
     def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray, terminated: np.ndarray,
                rows: np.ndarray | slice = slice(None)) -> State:  # fmt: skip
-        """The State of simulations `rows` from their physics arrays (rows of qpos, qvel, ...)."""
+        """The State of simulations `rows` from their physics arrays (rows of qpos, qvel, ...). Views are set
+        now; fields that take work are derived when a term first reads them (`_Derived`)."""
         sc, r = self.scene, self.scene.root_qpos
-        quat = qpos[:, r + 3 : r + 7]
-        quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
-        base_pos = qpos[:, r : r + 3]
-        joint_vel = qvel[:, sc.dof_adr]
-        feet_pos = sens[:, sc.foot_frame["pos"]]
-        return State(
-            base_pos=base_pos, base_quat=quat, base_lin_vel=sens[:, sc.velocimeter], base_ang_vel=sens[:, sc.gyro],
-            projected_gravity=projected_gravity(quat), base_height=base_pos[:, 2] - self.terrain.height_at(base_pos[:, :2]),
-            joint_pos=qpos[:, sc.qpos_adr], joint_vel=joint_vel, joint_acc=(joint_vel - self.joint_vel_prev[rows]) / self.dt,
-            torque=force[:, : sc.num_joints], default_joint_pos=sc.default_joint_pos, nominal_height=sc.robot.nominal_height,
-            min_base_height=sc.robot.min_base_height, joint_range=sc.joint_range, torque_limit=self.torque_limits()[rows],
-            command=self.command[rows], action=self.action[rows], action_before=self.action_before[rows],
-            feet_contact=sc.feet_contact(sens), base_contact=sens[:, sc.base_contact] > 0,
-            feet_pos=feet_pos, feet_vel=sens[:, sc.foot_frame["vel"]], feet_zaxis=sens[:, sc.foot_frame["zaxis"]],
-            feet_height=feet_pos[:, :, 2] - self.terrain.height_at(feet_pos[:, :, :2].reshape(-1, 2)).reshape(feet_pos.shape[:2]),
-            terminated=terminated, dt=self.dt, joint_names=sc.joint_names, gait_phase=self._gait_phase(rows),
+        derived = _Derived(self, qpos, qvel, sens, self.joint_vel_prev[rows], self.episode_step[rows].copy(), rows)
+        return LazyState(
+            derived.field, base_pos=qpos[:, r : r + 3], base_lin_vel=sens[:, sc.velocimeter],
+            base_ang_vel=sens[:, sc.gyro], torque=force[:, : sc.num_joints], default_joint_pos=sc.default_joint_pos,
+            nominal_height=sc.robot.nominal_height, min_base_height=sc.robot.min_base_height,
+            joint_range=sc.joint_range, command=self.command[rows], action=self.action[rows],
+            action_before=self.action_before[rows], terminated=terminated, dt=self.dt, joint_names=sc.joint_names,
             ground=self.terrain.height_at, torque_scale=self.torque_scale,
         )  # fmt: skip
 
-    def _gait_phase(self, rows: np.ndarray | slice) -> np.ndarray | None:
-        """Each foot's gait clock phase in [0, 1) at the episode time of simulations `rows`."""
+    def _gait_phase(self, episode_step: np.ndarray) -> np.ndarray | None:
+        """Each foot's gait clock phase in [0, 1) at these episode steps."""
         gait = self.cfg.gait
         if gait is None:
             return None
-        t = self.episode_step[rows] * self.dt
+        t = episode_step * self.dt
         return np.mod(t[:, None] / gait.period_s + np.asarray(gait.offsets)[None, :], 1.0)
 
     def observe(self, s: State, critic_state: State | None = None, noise: bool = True) -> Any:
@@ -287,8 +279,9 @@ class LocomotionTask:
         self.last_state = s  # what the step did, before resets: for evaluation and logging
         reward, parts = self.reward_manager.compute(s)
         reward[diverged] = 0.0
+        any_diverged = diverged.any()
         for name, value in parts.items():
-            self.episode_sums[name] += np.where(diverged, 0.0, value)
+            self.episode_sums[name] += np.where(diverged, 0.0, value) if any_diverged else value
         self.joint_vel_prev = s.joint_vel.copy()
 
         done = terminated | truncated
@@ -309,8 +302,10 @@ class LocomotionTask:
         if done.any():
             ids = np.flatnonzero(done)
             curriculum = self.curriculum.log()
-            for i in ids:
-                infos[i]["episode_terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
+            names = list(self.episode_sums)
+            sums = np.stack([self.episode_sums[k][ids] for k in names], axis=1).tolist()
+            for row, i in enumerate(ids):
+                infos[i]["episode_terms"] = dict(zip(names, sums[row]))
                 if curriculum:
                     infos[i]["curriculum"] = curriculum
                 infos[i]["terrain_level"] = int(self.levels[i])
@@ -346,3 +341,46 @@ class LocomotionTask:
                 obs[k][ids] = rows[k]
         else:
             obs[ids] = rows
+
+
+class _Derived:
+    """What a State's derived fields are computed from, captured when the state is built: the physics rows,
+    the previous joint velocities and the episode steps of those simulations."""
+
+    __slots__ = ("task", "qpos", "qvel", "sens", "joint_vel_prev", "episode_step", "rows")
+
+    def __init__(self, task: LocomotionTask, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, joint_vel_prev: np.ndarray,
+                 episode_step: np.ndarray, rows: np.ndarray | slice) -> None:  # fmt: skip
+        self.task, self.qpos, self.qvel, self.sens = task, qpos, qvel, sens
+        self.joint_vel_prev, self.episode_step, self.rows = joint_vel_prev, episode_step, rows
+
+    def field(self, s: State, name: str) -> Any:
+        """The value of State field `name` for state `s`."""
+        task, sc = self.task, self.task.scene
+        r = sc.root_qpos
+        if name == "base_quat":
+            return unit_quat(self.qpos[:, r + 3 : r + 7])
+        if name == "projected_gravity":
+            return projected_gravity(s.base_quat)
+        if name == "base_height":
+            return s.base_pos[:, 2] - task.terrain.height_at(s.base_pos[:, :2])
+        if name == "joint_pos":
+            return self.qpos[:, sc.qpos_adr]
+        if name == "joint_vel":
+            return self.qvel[:, sc.dof_adr]
+        if name == "joint_acc":
+            return (s.joint_vel - self.joint_vel_prev) / task.dt
+        if name == "torque_limit":
+            return task.torque_limits()[self.rows]
+        if name == "feet_contact":
+            return sc.feet_contact(self.sens)
+        if name == "base_contact":
+            return self.sens[:, sc.base_contact] > 0
+        if name in ("feet_pos", "feet_vel", "feet_zaxis"):
+            return self.sens[:, sc.foot_frame[name[5:]]]
+        if name == "feet_height":
+            pos = s.feet_pos
+            return pos[:, :, 2] - task.terrain.height_at(pos[:, :, :2].reshape(-1, 2)).reshape(pos.shape[:2])
+        if name == "gait_phase":
+            return task._gait_phase(self.episode_step)
+        raise AttributeError(name)

@@ -107,7 +107,9 @@ class ResetPose:
         qpos = task.qpos[ids]
         qpos[:, r : r + 2] = xy
         qpos[:, r + 2] = terrain.height_at(xy) + sc.robot.spawn_height
-        qpos[:, r + 3 : r + 7] = np.stack([np.cos(yaw / 2), np.zeros(n), np.zeros(n), np.sin(yaw / 2)], axis=1)
+        qpos[:, r + 3] = np.cos(yaw / 2)
+        qpos[:, r + 4 : r + 6] = 0.0
+        qpos[:, r + 6] = np.sin(yaw / 2)
         joints = sc.default_joint_pos + rng.uniform(-self.joint_noise, self.joint_noise, size=(n, sc.num_joints))
         qpos[:, sc.qpos_adr] = np.clip(joints, sc.joint_range[:, 0], sc.joint_range[:, 1])
         task.qpos[ids] = qpos

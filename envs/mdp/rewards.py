@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from envs.mdp.state import State
@@ -58,8 +60,8 @@ def joint_pos_limits(s: State, soft_ratio: float = 0.95) -> np.ndarray:
     """How far joints go past a soft share of their range (rad)."""
     center = s.joint_range.mean(axis=1)
     half = 0.5 * (s.joint_range[:, 1] - s.joint_range[:, 0]) * soft_ratio
-    below = np.clip((center - half) - s.joint_pos, 0.0, None)
-    above = np.clip(s.joint_pos - (center + half), 0.0, None)
+    below = np.maximum((center - half) - s.joint_pos, 0.0)
+    above = np.maximum(s.joint_pos - (center + half), 0.0)
     return np.sum(below + above, axis=1)
 
 
@@ -91,12 +93,27 @@ class FeetAirTime:
         self.air_time += s.dt
         gain = np.sum((self.air_time - self.threshold) * first_contact, axis=1)
         self.air_time *= ~touching
-        moving = np.linalg.norm(s.command[:, :2], axis=1) + np.abs(s.command[:, 2]) > self.command_min
-        return gain * moving
+        return gain * _moving(s, self.command_min)
 
 
 def _moving(s: State, command_min: float) -> np.ndarray:
-    return np.linalg.norm(s.command[:, :2], axis=1) + np.abs(s.command[:, 2]) > command_min
+    """Whether each environment is commanded to move; kept on the state, as several terms ask it each step."""
+    cache = s.__dict__.setdefault("_moving", {})
+    moving = cache.get(command_min)
+    if moving is None:
+        c = s.command
+        moving = cache[command_min] = _norm(c[:, :2], 1) + np.abs(c[:, 2]) > command_min
+    return moving
+
+
+def _norm(x: np.ndarray, axis: int) -> np.ndarray:
+    """Euclidean norm along `axis`: np.linalg.norm's arithmetic without its checks (this runs every step)."""
+    return np.sqrt(np.add.reduce(x * x, axis=axis))
+
+
+@functools.cache
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, k=1)
 
 
 def _need_feet(s: State, at_least: int = 1) -> None:
@@ -136,8 +153,8 @@ def feet_clearance(s: State, height: float = 0.08, command_min: float = 0.1) -> 
     """Swing feet below `height` (m) above the ground, weighted by their planar speed: lift the feet while
     stepping (legged_gym's swing-height term). Only while commanded to move."""
     _need_feet(s)
-    below = np.square(np.clip(height - s.feet_height, 0.0, None))
-    speed = np.linalg.norm(s.feet_vel[:, :, :2], axis=2)
+    below = np.square(np.maximum(height - s.feet_height, 0.0))
+    speed = _norm(s.feet_vel[:, :, :2], 2)
     return np.sum(below * speed * ~s.feet_contact, axis=1) * _moving(s, command_min)
 
 
@@ -145,9 +162,9 @@ def feet_distance(s: State, minimum: float = 0.15) -> np.ndarray:
     """How much closer than `minimum` (m) any two feet come in the ground plane: no crossed legs."""
     _need_feet(s, 2)
     xy = s.feet_pos[:, :, :2]
-    gap = np.linalg.norm(xy[:, :, None, :] - xy[:, None, :, :], axis=3)
-    i, j = np.triu_indices(xy.shape[1], k=1)
-    return np.sum(np.clip(minimum - gap[:, i, j], 0.0, None), axis=1)
+    i, j = _pairs(xy.shape[1])
+    gap = _norm(xy[:, i] - xy[:, j], 2)
+    return np.sum(np.maximum(minimum - gap, 0.0), axis=1)
 
 
 def feet_flat(s: State) -> np.ndarray:
@@ -211,7 +228,7 @@ def feet_swing_height(s: State, height: float = 0.08, stance_share: float = 0.55
 
 def stand_still(s: State, command_min: float = 0.1) -> np.ndarray:
     """Joint deviation from the default pose while commanded to stand still (rad)."""
-    standing = np.linalg.norm(s.command, axis=1) < command_min
+    standing = _norm(s.command, 1) < command_min
     return np.sum(np.abs(s.joint_pos - s.default_joint_pos), axis=1) * standing
 
 

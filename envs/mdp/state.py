@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,11 +49,41 @@ class State:
         return self.base_pos.shape[0]
 
 
+class LazyState(State):
+    """A State whose derived fields are computed the first time a term reads them, then kept: the delayed
+    observation and a reset's rows pay only for the fields their terms read (the rewards read most of them).
+
+    `given` are the fields known up front; `derive(state, name)` computes any other field from what the
+    caller captured when it built the state, so a later read gives what an eager one would have."""
+
+    def __init__(self, derive: Callable[[LazyState, str], Any], **given: Any) -> None:  # noqa: D107
+        self.__dict__.update(given)
+        self.__dict__["_derive"] = derive
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes not yet in the instance: compute, keep, return
+        derive = self.__dict__.get("_derive")
+        if derive is None or name.startswith("__"):
+            raise AttributeError(name)
+        value = derive(self, name)
+        self.__dict__[name] = value
+        return value
+
+
+def unit_quat(quat: np.ndarray) -> np.ndarray:
+    """(n, 4) quaternions scaled to unit length (the arithmetic of np.linalg.norm, without its checks)."""
+    return quat / np.sqrt(np.add.reduce(quat * quat, axis=1, keepdims=True))
+
+
 def projected_gravity(quat: np.ndarray) -> np.ndarray:
     """Unit gravity (0, 0, -1) seen in the frames of unit quaternions (n, 4) [w, x, y, z]: minus the last
     row of each rotation matrix (closed form, no cross products: this runs every step)."""
     w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
-    return np.stack([2.0 * (w * y - x * z), -2.0 * (y * z + w * x), 2.0 * (x * x + y * y) - 1.0], axis=1)
+    out = np.empty((len(quat), 3))
+    out[:, 0] = 2.0 * (w * y - x * z)
+    out[:, 1] = -2.0 * (y * z + w * x)
+    out[:, 2] = 2.0 * (x * x + y * y) - 1.0
+    return out
 
 
 def quat_yaw(quat: np.ndarray) -> np.ndarray:
