@@ -1,9 +1,10 @@
 """Time to walk: how long `python train.py` takes until its policy walks for good.
 
-    python bench/time_to_walk.py [--seeds 0,1,2] [--out DIR] [--episodes 128] [train.py overrides ...]
+    python bench/time_to_walk.py [--seeds 0,1,2] [--out DIR] [--episodes 128] [--every 1000000] [train.py overrides ...]
     python bench/time_to_walk.py --check RUN_DIR [RUN_DIR ...]     (score runs that already have checkpoints)
 
-Each seed runs train.py as a user would (plus a checkpoint every 1M steps, all kept), then every checkpoint
+Each seed runs train.py as a user would (plus a checkpoint every 1M steps, all kept; `--every 500000` halves the
+grid, which a target of a few minutes needs, and every one of the finer checkpoints must pass), then every checkpoint
 gets the walking check of bench/quadruped_walk.py (vx/vy RMSE <= 0.25 m/s, >= 95% fall-free over 128
 10-s episodes with standard randomization). Time to walk is the wall time, from launching train.py, of the
 first checkpoint from which every later checkpoint passes. Checks run after training, so they cost it nothing.
@@ -31,9 +32,9 @@ from sim.policy import load_policy  # noqa: E402
 EVERY = 1_000_000
 
 
-def train(seed: int, run_dir: Path, overrides: list[str]) -> float:
-    """Run train.py for one seed; return its launch time (epoch seconds)."""
-    cmd = [sys.executable, str(REPO / "train.py"), f"seed={seed}", f"checkpoint_every={EVERY}", "keep_checkpoints=0",
+def train(seed: int, run_dir: Path, overrides: list[str], every: int = EVERY) -> float:
+    """Run train.py for one seed with a checkpoint every `every` steps; return its launch time (epoch seconds)."""
+    cmd = [sys.executable, str(REPO / "train.py"), f"seed={seed}", f"checkpoint_every={every}", "keep_checkpoints=0",
            f"hydra.run.dir={run_dir}", "progress=false", *overrides]  # fmt: skip
     start = time.time()
     subprocess.run(cmd, check=True)
@@ -79,13 +80,16 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=128)
     parser.add_argument("--check", nargs="+", type=Path, help="score these run directories instead of training")
     parser.add_argument("--yaw-rmse", type=float, help="also require this yaw-rate RMSE (the biped: 0.3)")
+    parser.add_argument("--every", type=int, default=EVERY, help="steps between checkpoints (default 1M)")
     args, overrides = parser.parse_known_args()
+    if args.every <= 0:
+        parser.error(f"--every: steps between checkpoints must be > 0, got {args.every}")
     if args.check:
         runs = args.check
     else:
         runs = [args.out / f"seed_{s}" for s in args.seeds.split(",")]
         for seed, run_dir in zip(args.seeds.split(","), runs, strict=True):
-            train(int(seed), run_dir, overrides)
+            train(int(seed), run_dir, overrides, args.every)
     results = [score(r, args.episodes, args.yaw_rmse) for r in runs]
     times = [r["time_to_walk_s"] for r in results]
     for r in results:
