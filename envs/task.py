@@ -23,8 +23,9 @@ from envs.managers import (
     RewardManager,
     TerminationManager,  # fmt: skip
 )
-from envs.mdp.state import LazyState, State, projected_gravity, unit_quat
+from envs.mdp.state import LazyState, State
 from envs.mirror import Mirror, observation_map, robot_sides
+from envs.physics_state import PhysicsFields
 from envs.robot import Scene, build_scene
 from envs.simulation import Simulation
 from envs.terrain import Terrain
@@ -177,9 +178,9 @@ class LocomotionTask:
     def _state(self, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, force: np.ndarray, terminated: np.ndarray,
                rows: np.ndarray | slice = slice(None)) -> State:  # fmt: skip
         """The State of simulations `rows` from their physics arrays (rows of qpos, qvel, ...). Views are set
-        now; fields that take work are derived when a term first reads them (`_Derived`)."""
+        now; fields that take work are derived when a term first reads them (`PhysicsFields`)."""
         sc, r = self.scene, self.scene.root_qpos
-        derived = _Derived(self, qpos, qvel, sens, self.joint_vel_prev[rows], self.episode_step[rows].copy(), rows)
+        derived = PhysicsFields(self, qpos, qvel, sens, self.joint_vel_prev[rows], self.episode_step[rows].copy(), rows)
         return LazyState(
             derived.field, base_pos=qpos[:, r : r + 3], base_lin_vel=sens[:, sc.velocimeter],
             base_ang_vel=sens[:, sc.gyro], torque=force[:, : sc.num_joints], default_joint_pos=sc.default_joint_pos,
@@ -342,45 +343,3 @@ class LocomotionTask:
         else:
             obs[ids] = rows
 
-
-class _Derived:
-    """What a State's derived fields are computed from, captured when the state is built: the physics rows,
-    the previous joint velocities and the episode steps of those simulations."""
-
-    __slots__ = ("task", "qpos", "qvel", "sens", "joint_vel_prev", "episode_step", "rows")
-
-    def __init__(self, task: LocomotionTask, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, joint_vel_prev: np.ndarray,
-                 episode_step: np.ndarray, rows: np.ndarray | slice) -> None:  # fmt: skip
-        self.task, self.qpos, self.qvel, self.sens = task, qpos, qvel, sens
-        self.joint_vel_prev, self.episode_step, self.rows = joint_vel_prev, episode_step, rows
-
-    def field(self, s: State, name: str) -> Any:
-        """The value of State field `name` for state `s`."""
-        task, sc = self.task, self.task.scene
-        r = sc.root_qpos
-        if name == "base_quat":
-            return unit_quat(self.qpos[:, r + 3 : r + 7])
-        if name == "projected_gravity":
-            return projected_gravity(s.base_quat)
-        if name == "base_height":
-            return s.base_pos[:, 2] - task.terrain.height_at(s.base_pos[:, :2])
-        if name == "joint_pos":
-            return self.qpos[:, sc.qpos_adr]
-        if name == "joint_vel":
-            return self.qvel[:, sc.dof_adr]
-        if name == "joint_acc":
-            return (s.joint_vel - self.joint_vel_prev) / task.dt
-        if name == "torque_limit":
-            return task.torque_limits()[self.rows]
-        if name == "feet_contact":
-            return sc.feet_contact(self.sens)
-        if name == "base_contact":
-            return self.sens[:, sc.base_contact] > 0
-        if name in ("feet_pos", "feet_vel", "feet_zaxis"):
-            return self.sens[:, sc.foot_frame[name[5:]]]
-        if name == "feet_height":
-            pos = s.feet_pos
-            return pos[:, :, 2] - task.terrain.height_at(pos[:, :, :2].reshape(-1, 2)).reshape(pos.shape[:2])
-        if name == "gait_phase":
-            return task._gait_phase(self.episode_step)
-        raise AttributeError(name)
