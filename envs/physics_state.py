@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from envs.mdp.state import State, projected_gravity, unit_quat
+
+if TYPE_CHECKING:  # the task builds these; no import cycle at run time
+    from envs.task import LocomotionTask
 
 
 class PhysicsFields:
@@ -15,7 +18,7 @@ class PhysicsFields:
 
     __slots__ = ("task", "qpos", "qvel", "sens", "joint_vel_prev", "episode_step", "rows")
 
-    def __init__(self, task: Any, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, joint_vel_prev: np.ndarray,
+    def __init__(self, task: LocomotionTask, qpos: np.ndarray, qvel: np.ndarray, sens: np.ndarray, joint_vel_prev: np.ndarray,
                  episode_step: np.ndarray, rows: np.ndarray | slice) -> None:  # fmt: skip
         self.task, self.qpos, self.qvel, self.sens = task, qpos, qvel, sens
         self.joint_vel_prev, self.episode_step, self.rows = joint_vel_prev, episode_step, rows

@@ -342,4 +342,3 @@ class LocomotionTask:
                 obs[k][ids] = rows[k]
         else:
             obs[ids] = rows
-

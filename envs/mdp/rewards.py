@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from envs.mdp.state import State
+from envs.mdp.state import State, norm
 
 
 def track_lin_vel_xy_exp(s: State, sigma: float = 0.25) -> np.ndarray:
@@ -102,13 +102,8 @@ def _moving(s: State, command_min: float) -> np.ndarray:
     moving = cache.get(command_min)
     if moving is None:
         c = s.command
-        moving = cache[command_min] = _norm(c[:, :2], 1) + np.abs(c[:, 2]) > command_min
+        moving = cache[command_min] = norm(c[:, :2], 1) + np.abs(c[:, 2]) > command_min
     return moving
-
-
-def _norm(x: np.ndarray, axis: int) -> np.ndarray:
-    """Euclidean norm along `axis`: np.linalg.norm's arithmetic without its checks (this runs every step)."""
-    return np.sqrt(np.add.reduce(x * x, axis=axis))
 
 
 @functools.cache
@@ -154,7 +149,7 @@ def feet_clearance(s: State, height: float = 0.08, command_min: float = 0.1) -> 
     stepping (legged_gym's swing-height term). Only while commanded to move."""
     _need_feet(s)
     below = np.square(np.maximum(height - s.feet_height, 0.0))
-    speed = _norm(s.feet_vel[:, :, :2], 2)
+    speed = norm(s.feet_vel[:, :, :2], 2)
     return np.sum(below * speed * ~s.feet_contact, axis=1) * _moving(s, command_min)
 
 
@@ -163,7 +158,7 @@ def feet_distance(s: State, minimum: float = 0.15) -> np.ndarray:
     _need_feet(s, 2)
     xy = s.feet_pos[:, :, :2]
     i, j = _pairs(xy.shape[1])
-    gap = _norm(xy[:, i] - xy[:, j], 2)
+    gap = norm(xy[:, i] - xy[:, j], 2)
     return np.sum(np.maximum(minimum - gap, 0.0), axis=1)
 
 
@@ -228,7 +223,7 @@ def feet_swing_height(s: State, height: float = 0.08, stance_share: float = 0.55
 
 def stand_still(s: State, command_min: float = 0.1) -> np.ndarray:
     """Joint deviation from the default pose while commanded to stand still (rad)."""
-    standing = _norm(s.command, 1) < command_min
+    standing = norm(s.command, 1) < command_min
     return np.sum(np.abs(s.joint_pos - s.default_joint_pos), axis=1) * standing
 
 

@@ -56,7 +56,7 @@ class LazyState(State):
     `given` are the fields known up front; `derive(state, name)` computes any other field from what the
     caller captured when it built the state, so a later read gives what an eager one would have."""
 
-    def __init__(self, derive: Callable[[LazyState, str], Any], **given: Any) -> None:  # noqa: D107
+    def __init__(self, derive: Callable[[LazyState, str], Any], **given: Any) -> None:
         self.__dict__.update(given)
         self.__dict__["_derive"] = derive
 
@@ -70,9 +70,14 @@ class LazyState(State):
         return value
 
 
+def norm(x: np.ndarray, axis: int) -> np.ndarray:
+    """Euclidean norm along `axis`: np.linalg.norm's arithmetic without its checks (terms call it every step)."""
+    return np.sqrt(np.add.reduce(x * x, axis=axis))
+
+
 def unit_quat(quat: np.ndarray) -> np.ndarray:
-    """(n, 4) quaternions scaled to unit length (the arithmetic of np.linalg.norm, without its checks)."""
-    return quat / np.sqrt(np.add.reduce(quat * quat, axis=1, keepdims=True))
+    """(n, 4) quaternions scaled to unit length."""
+    return quat / norm(quat, 1)[:, None]
 
 
 def projected_gravity(quat: np.ndarray) -> np.ndarray:
