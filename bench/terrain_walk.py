@@ -1,6 +1,7 @@
 """Does a rough-terrain policy climb? Issue 13's targets, each terrain at the target difficulty, up and down.
 
     python bench/terrain_walk.py <run | checkpoint | bundle> [--flat <policy>] [--episodes N]
+    python bench/terrain_walk.py RUN/checkpoints/step_* --terrain-only --only stairs_15cm,stairs_10cm   (a curve)
 
 Blind targets: slopes of 20 deg and stairs of 10 cm (31 cm treads) up and down at <= 10 % falls, rough ground
 (bumps to 5 cm) at <= 5 %, vx RMSE <= 0.3 m/s on each, walking forward at 0.5 m/s. Perceptive target
@@ -34,11 +35,26 @@ SLOW = {"forward 0.3": (0.3, 0.0, 0.0), "back 0.5": (-0.5, 0.0, 0.0)}
 FLAT_MARGIN = 0.02
 
 
-def terrain_suite(episodes: int) -> SuiteConfig:
+def terrain_suite(episodes: int, only: list[str] | None = None) -> SuiteConfig:
     scenarios = {name: ScenarioConfig(description=name, terrain={**change, "n_levels": 1, "n_cols": 2}, levels=True,
                                       episodes=episodes, commands=FORWARD)
-                 for name, (change, _) in TERRAINS.items()}  # fmt: skip
+                 for name, (change, _) in TERRAINS.items() if only is None or name in only}  # fmt: skip
     return SuiteConfig(name="terrain_targets", scenarios=scenarios)
+
+
+def terrain_table(policy: str, episodes: int, only: list[str] | None = None) -> None:
+    """Falls and vx RMSE of one policy on each target terrain, up and down, against the targets."""
+    report = evaluate(ValidateConfig(policy=policy, suite=terrain_suite(episodes, only), video=False))
+    print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8}  target")
+    for name, (_, target) in TERRAINS.items():
+        if name not in report["scenarios"]:
+            continue
+        level = report["scenarios"][name]["levels"]["0"]
+        for direction in ("up", "down"):
+            m = level[direction]
+            ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
+            print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
+                  f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
 
 
 def flat_suite() -> SuiteConfig:
@@ -53,26 +69,30 @@ def flat_suite() -> SuiteConfig:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("policy")
+    parser.add_argument("policy", nargs="+", help="one or more policies; several (checkpoints) give a curve")
     parser.add_argument("--flat", help="a flat-ground policy to compare the nominal and robustness falls with")
     parser.add_argument("--episodes", type=int, default=64, help="episodes per terrain, half up and half down")
+    parser.add_argument("--terrain-only", action="store_true", help="skip the fixed commands and flat scenarios")
+    parser.add_argument("--only", help=f"comma-separated terrains of {', '.join(TERRAINS)} (default: all)")
     args = parser.parse_args()
-
-    report = evaluate(ValidateConfig(policy=args.policy, suite=terrain_suite(args.episodes), video=False))
-    print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8}  target")
-    for name, (_, target) in TERRAINS.items():
-        level = report["scenarios"][name]["levels"]["0"]
-        for direction in ("up", "down"):
-            m = level[direction]
-            ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
-            print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
-                  f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
-    policy = load_policy(args.policy)
+    only = None if args.only is None else args.only.split(",")
+    unknown = sorted(set(only or []) - set(TERRAINS))
+    if unknown:
+        parser.error(f"--only: unknown terrain(s) {', '.join(unknown)}; accepted: {', '.join(TERRAINS)}")
+    if len(args.policy) > 1 and not args.terrain_only:
+        parser.error("several policies give a terrain curve: add --terrain-only")
+    for policy in args.policy:
+        if len(args.policy) > 1:
+            print(f"\n{policy}")
+        terrain_table(policy, args.episodes, only)
+    if args.terrain_only:
+        return
+    policy = load_policy(args.policy[0])
     print("\nfixed commands on flat ground, the training's randomization (mean velocity of the last 5 s):")
     flat_ground = task_config(policy.cfg, terrain={"kind": "plane"})
     for held in hold_commands(policy, flat_ground, commands={**FIXED_COMMANDS, **SLOW}):
         print(held.line())
-    ours = evaluate(ValidateConfig(policy=args.policy, suite=flat_suite(), video=False))["scenarios"]
+    ours = evaluate(ValidateConfig(policy=args.policy[0], suite=flat_suite(), video=False))["scenarios"]
     flat = evaluate(ValidateConfig(policy=args.flat, suite=flat_suite(), video=False))["scenarios"] if args.flat else {}
     print(f"\n{'scenario':14} {'terrain policy':>15} {'flat policy':>12}  within {100 * FLAT_MARGIN:.0f} points")
     for name in ours:

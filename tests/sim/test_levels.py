@@ -60,3 +60,18 @@ def test_a_level_sweep_on_flat_ground_is_one_line(tmp_path):
     suite = SuiteConfig(name="x", scenarios={"flat": ScenarioConfig(levels=True, episodes=4)})
     with pytest.raises(ValueError, match="scenario.levels: needs a heightfield terrain with at least 2 columns"):
         evaluate(ValidateConfig(policy=str(WALKER), suite=suite, episode_s=1.0, video=False))
+
+
+def test_terrain_walk_curve_over_policies():
+    """bench/terrain_walk.py scores several policies (a checkpoint curve) on chosen terrains, and names a bad one."""
+    from tests.conftest import run_script
+
+    proc = run_script("bench/terrain_walk.py", str(WALKER), str(WALKER), "--terrain-only", "--only", "rough_5cm",
+                      "--episodes", "2", check=True)  # fmt: skip
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("rough_5cm")]
+    assert [r[1] for r in rows] == ["up", "down", "up", "down"]  # one table per policy, only the terrain asked for
+    assert rows[:2] == rows[2:]  # the same policy scores the same: evaluation is seeded
+    assert all(r[2] == "0.0%" and float(r[3]) < 0.3 for r in rows)  # the release policy walks over 5 cm bumps
+    assert "fixed commands" not in proc.stdout
+    bad = run_script("bench/terrain_walk.py", str(WALKER), "--only", "stairs_20cm")
+    assert bad.returncode == 2 and "--only: unknown terrain(s) stairs_20cm; accepted: slopes_20deg" in bad.stderr
