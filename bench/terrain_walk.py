@@ -46,10 +46,8 @@ def terrain_table(policy: str, episodes: int, only: list[str] | None = None) -> 
     """Falls and vx RMSE of one policy on each target terrain, up and down, against the targets."""
     report = evaluate(ValidateConfig(policy=policy, suite=terrain_suite(episodes, only), video=False))
     print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8}  target")
-    for name, (_, target) in TERRAINS.items():
-        if name not in report["scenarios"]:
-            continue
-        level = report["scenarios"][name]["levels"]["0"]
+    for name, scenario in report["scenarios"].items():
+        target, level = TERRAINS[name][1], scenario["levels"]["0"]
         for direction in ("up", "down"):
             m = level[direction]
             ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.levels import frontier
-from tests.conftest import REPO
+from tests.conftest import REPO, run_script
 
 WALKER = REPO / "tests" / "fixtures" / "walking_quadruped"
 
@@ -64,8 +64,6 @@ def test_a_level_sweep_on_flat_ground_is_one_line(tmp_path):
 
 def test_terrain_walk_curve_over_policies():
     """bench/terrain_walk.py scores several policies (a checkpoint curve) on chosen terrains, and names a bad one."""
-    from tests.conftest import run_script
-
     proc = run_script("bench/terrain_walk.py", str(WALKER), str(WALKER), "--terrain-only", "--only", "rough_5cm",
                       "--episodes", "2", check=True)  # fmt: skip
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("rough_5cm")]
