@@ -135,6 +135,12 @@ class EnvStatsCallback(BaseCallback):
         self._start = time.perf_counter()
         self._start_steps = self.num_timesteps
 
+    def _on_rollout_start(self) -> None:
+        # the task's step-scheduled terms (env.curriculum.push_schedule) read how far training has come; a resumed
+        # run tells it the restored count
+        if self.training_env.has_attr("training_steps"):
+            self.training_env.set_attr("training_steps", self.model.num_timesteps)
+
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
             if "episode_terms" in info:

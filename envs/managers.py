@@ -179,6 +179,8 @@ class EventManager(_Terms):
         self.task = task
         self.on_reset = sorted((n for n in self.names if cfg[n].mode == "reset"), key=lambda n: self.terms[n].phase)
         self.timers = {n: np.full(task.num_envs, np.inf) for n in self.names if cfg[n].mode == "interval"}
+        # each interval term's [low, high] seconds between firings (a curriculum term may change it)
+        self.intervals = {n: list(cfg[n].interval_s) for n in self.timers}
 
     def reset(self, ids: np.ndarray) -> None:
         for name in self.on_reset:
@@ -187,7 +189,7 @@ class EventManager(_Terms):
     def schedule(self, ids: np.ndarray) -> None:
         """Draw each interval term's first firing time for environments starting an episode."""
         for name, timer in self.timers.items():
-            low, high = self.cfg[name].interval_s
+            low, high = self.intervals[name]
             timer[ids] = self.task.rng.uniform(low, high, size=len(ids))
 
     def step(self) -> None:
@@ -197,7 +199,7 @@ class EventManager(_Terms):
             due = np.flatnonzero(timer <= 0)
             if len(due):
                 self.terms[name](due)
-                low, high = self.cfg[name].interval_s
+                low, high = self.intervals[name]
                 timer[due] = self.task.rng.uniform(low, high, size=len(due))
 
 

@@ -123,6 +123,7 @@ class LocomotionTask:
         self.origins = self.terrain.tile_origin(self.levels, self.cols)
         self.physics_resets = 0
         self.last_state: State | None = None
+        self.training_steps = 0  # set by the trainer each rollout (all environments' steps): step-scheduled terms
 
         self.events = EventManager(env.events, self)
         self.commands = CommandManager(env.commands, self)

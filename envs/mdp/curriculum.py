@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from envs.mdp.ranges import check_range
+
 
 def update_levels(levels: np.ndarray, distance: np.ndarray, commanded_distance: np.ndarray, tile_size: float,
                   n_levels: int, rng: np.random.Generator, promote_share: float = 0.5,
@@ -87,4 +89,38 @@ class PushVelocity:
         self.episodes = self.falls = 0
 
 
-TERMS = {"terrain_levels": TerrainLevels, "push_velocity": PushVelocity}
+class PushSchedule:
+    """From a training step on, the push event kicks harder and more often: one run first learns to walk under
+    gentle kicks, then goes on under hard ones (the staged push fine-tune as a single command). Training tells
+    the task its step count (`task.training_steps`); an evaluation or validation task never switches."""
+
+    def __init__(self, task: Any, at_steps: int, velocity: float, interval_s: list[float] | None = None) -> None:
+        """Args: at_steps: training steps (all environments together) from which the kicks change; velocity: the
+        kick speed from then on (m/s); interval_s: the push event's new [low, high] interval (s), or None to keep it."""
+        where = "env.curriculum.push_schedule"
+        push = task.events.terms.get("push")
+        if push is None or "push" not in task.events.intervals:
+            raise ValueError(f"{where}: needs an env.events.push term in interval mode; events: {list(task.events.terms)}")
+        if at_steps < 0 or velocity < 0:
+            raise ValueError(f"{where}.params: need at_steps >= 0 and velocity >= 0; got at_steps={at_steps}, "
+                             f"velocity={velocity}")  # fmt: skip
+        if interval_s is not None:
+            check_range(f"{where}.params.interval_s", interval_s, non_negative=True)
+        self.task, self.push, self.at_steps, self.velocity = task, push, int(at_steps), float(velocity)
+        self.interval = None if interval_s is None else [float(v) for v in interval_s]
+        self.switched = False
+
+    def log(self) -> dict[str, float]:
+        """The kick speed now (m/s), for the training log."""
+        return {"push_velocity": self.push.velocity}
+
+    def __call__(self, ids: np.ndarray) -> None:
+        if self.switched or self.task.training_steps < self.at_steps:
+            return
+        self.push.velocity = self.velocity
+        if self.interval is not None:
+            self.task.events.intervals["push"] = self.interval
+        self.switched = True
+
+
+TERMS = {"terrain_levels": TerrainLevels, "push_velocity": PushVelocity, "push_schedule": PushSchedule}

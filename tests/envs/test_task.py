@@ -228,6 +228,34 @@ def test_push_curriculum_grows_kicks_while_robots_stand_and_shrinks_them_when_th
         quiet_task(n=2, events=push, curriculum={"push_velocity": {"params": {"end": 0.1}}})
 
 
+def test_push_schedule_switches_to_hard_kicks_once_training_has_come_far_enough(quiet_task):
+    push = {"push": {"mode": "interval", "interval_s": [8.0, 12.0], "params": {"velocity": 0.5}}}
+    hard = {"push_schedule": {"params": {"at_steps": 1000, "velocity": 1.0, "interval_s": [0.05, 0.1]}}}
+    task = quiet_task(n=4, events={**STILL, **push}, curriculum=hard,
+                      sim={"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.1})  # fmt: skip
+    task.reset()
+    kicks, first_kick = [], []
+    for steps in (999, 1000, 1005):  # the trainer's count before the switch, at it, after; episodes end every 5 steps
+        task.training_steps = steps
+        for _ in range(5):
+            result = task.step(np.zeros((4, 12)))
+        assert result.truncated.all()
+        kicks.append(result.infos[0]["curriculum"]["push_velocity"])
+        first_kick.append(task.events.timers["push"].copy())  # drawn for the episodes that just began
+    assert kicks == [0.5, 0.5, 1.0]  # the speed each finished episode ran under: the switch comes at a reset
+    assert ((first_kick[0] >= 8.0) & (first_kick[0] <= 12.0)).all()
+    for drawn in first_kick[1:]:
+        assert ((drawn >= 0.05) & (drawn <= 0.1)).all()
+    assert task.events.intervals["push"] == [0.05, 0.1] and task.events.terms["push"].velocity == 1.0
+    with pytest.raises(ValueError, match="env.curriculum.push_schedule: needs an env.events.push term in interval mode"):
+        quiet_task(n=2, events=STILL, curriculum=hard)
+    with pytest.raises(ValueError, match="need at_steps >= 0 and velocity >= 0"):
+        quiet_task(n=2, events={**STILL, **push}, curriculum={"push_schedule": {"params": {"at_steps": -1, "velocity": 1.0}}})
+    with pytest.raises(ValueError, match=r"push_schedule.params.interval_s: \[3.0, 1.0\] is not a range"):
+        quiet_task(n=2, events={**STILL, **push},
+                   curriculum={"push_schedule": {"params": {"at_steps": 0, "velocity": 1.0, "interval_s": [3.0, 1.0]}}})
+
+
 def test_second_robot_trains_through_its_config(quiet_task):
     task = quiet_task(n=2, robot="quadruped_large", events=STILL)
     obs = task.reset()["policy"]
