@@ -13,6 +13,7 @@ Training-side comparisons (plain SB3, rsl_rl) are in bench/train_peers.py.
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def timed(fn, seconds: float) -> float:
 
 def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/QuadrupedFlat-v0", target: float = 0.9) -> float:
     import mujoco
-    from mujoco.batch import Batch
+    from mujoco.batch import MODEL_FIELDS, Batch
 
     import envs
 
@@ -64,21 +65,37 @@ def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/Quadruped
         ended[0] += int(dones.sum())
         ended[1] += num_envs
 
-    raw = Batch(task.model, num_envs, task.batch.nthread, persistent=True)
-    raw.qpos[:] = task.qpos
-    raw.ctrl[:] = task.ctrl
-    raw.forward()
     sc = task.scene
 
-    def raw_step() -> None:
-        raw.ctrl[:] = sc.default_joint_pos + sc.robot.action_scale * np.clip(rng.normal(0, 0.3, (num_envs, nj)), -1, 1)
-        raw.step(nstep=task.decimation, stage=mujoco.mjtStage.mjSTAGE_NONE)
+    def raw_batch(randomized: bool) -> Batch:
+        """A plain batch of the task's model; with randomized, each simulation gets the env's own randomized model
+        fields (friction, mass, CoM, gains: every field the env expanded) and their derived constants."""
+        raw = Batch(task.model, num_envs, task.batch.nthread, persistent=True)
+        if randomized:
+            for name in sorted(MODEL_FIELDS):
+                values = task.batch.expanded(name)
+                if values is not None:
+                    raw.expand(name)[:] = values
+            raw.set_const()
+        raw.qpos[:] = task.qpos
+        raw.ctrl[:] = task.ctrl
+        raw.forward()
+        return raw
 
-    # alternate the two, three times each, and compare medians: no side gets the warm or the cold machine
-    env_rates, raw_rates = [], []
+    def raw_step(raw: Batch) -> Callable[[], None]:
+        def step() -> None:
+            raw.ctrl[:] = sc.default_joint_pos + sc.robot.action_scale * np.clip(rng.normal(0, 0.3, (num_envs, nj)), -1, 1)
+            raw.step(nstep=task.decimation, stage=mujoco.mjtStage.mjSTAGE_NONE)
+
+        return step
+
+    nominal, randomized = raw_step(raw_batch(False)), raw_step(raw_batch(True))
+    # alternate the three, three times each, and compare medians: no side gets the warm or the cold machine
+    env_rates, raw_rates, randomized_rates = [], [], []
     for _ in range(3):
         env_rates.append(timed(env_step, seconds / 3) * num_envs)
-        raw_rates.append(timed(raw_step, seconds / 3) * num_envs * task.decimation)
+        raw_rates.append(timed(nominal, seconds / 3) * num_envs * task.decimation)
+        randomized_rates.append(timed(randomized, seconds / 3) * num_envs * task.decimation)
     env_rate, physics_rate = float(np.median(env_rates)), float(np.median(raw_rates))
     ratio = env_rate * task.decimation / physics_rate
     print(
@@ -87,6 +104,10 @@ def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/Quadruped
     )
     print(f"env / raw physics = {ratio:.3f}  (target >= {target}); random actions end {100 * ended[0] / ended[1]:.2f} % "
           f"of env steps in a fall and a reset, which raw physics never pays")  # fmt: skip
+    randomized_rate = float(np.median(randomized_rates))
+    print(f"raw physics on the env's randomized models (per-environment fields and set_const, as the env steps them): "
+          f"{randomized_rate:,.0f} physics steps/s, {randomized_rate / physics_rate:.3f} x the nominal model's; "
+          f"env / it = {env_rate * task.decimation / randomized_rate:.3f}")  # fmt: skip
     print(f"env / its own physics (the same states through the same mujoco.batch) = "
           f"{spent['physics'] / spent['env']:.3f}: the rest is the task's NumPy, resets and randomization")  # fmt: skip
     return ratio
