@@ -92,15 +92,16 @@ class PushVelocity:
 class PushSchedule:
     """From a training step on, the push event kicks harder and more often: one run first learns to walk under
     gentle kicks, then goes on under hard ones (the staged push fine-tune as a single command). Training tells
-    the task its step count (`task.training_steps`); an evaluation or validation task never switches."""
+    the task its step count (`task.training_steps`); an evaluation or validation task never switches, and a task
+without a push event (randomization=none) has nothing to switch."""
 
     def __init__(self, task: Any, at_steps: int, velocity: float, interval_s: list[float] | None = None) -> None:
         """Args: at_steps: training steps (all environments together) from which the kicks change; velocity: the
         kick speed from then on (m/s); interval_s: the push event's new [low, high] interval (s), or None to keep it."""
         where = "env.curriculum.push_schedule"
-        push = task.events.terms.get("push")
-        if push is None or "push" not in task.events.intervals:
-            raise ValueError(f"{where}: needs an env.events.push term in interval mode; events: {list(task.events.terms)}")
+        push = task.events.terms.get("push")  # None without pushes (randomization=none): nothing to schedule
+        if push is not None and "push" not in task.events.intervals:
+            raise ValueError(f"{where}: needs env.events.push in interval mode, got mode reset")
         if at_steps < 0 or velocity < 0:
             raise ValueError(f"{where}.params: need at_steps >= 0 and velocity >= 0; got at_steps={at_steps}, "
                              f"velocity={velocity}")  # fmt: skip
@@ -112,10 +113,10 @@ class PushSchedule:
 
     def log(self) -> dict[str, float]:
         """The kick speed now (m/s), for the training log."""
-        return {"push_velocity": self.push.velocity}
+        return {} if self.push is None else {"push_velocity": self.push.velocity}
 
     def __call__(self, ids: np.ndarray) -> None:
-        if self.switched or self.task.training_steps < self.at_steps:
+        if self.push is None or self.switched or self.task.training_steps < self.at_steps:
             return
         self.push.velocity = self.velocity
         if self.interval is not None:

@@ -247,8 +247,13 @@ def test_push_schedule_switches_to_hard_kicks_once_training_has_come_far_enough(
     for drawn in first_kick[1:]:
         assert ((drawn >= 0.05) & (drawn <= 0.1)).all()
     assert task.events.intervals["push"] == [0.05, 0.1] and task.events.terms["push"].velocity == 1.0
-    with pytest.raises(ValueError, match="env.curriculum.push_schedule: needs an env.events.push term in interval mode"):
-        quiet_task(n=2, events=STILL, curriculum=hard)
+    calm = quiet_task(n=2, events=STILL, curriculum=hard, sim={"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.1})
+    calm.training_steps = 2000  # no push event (randomization=none): nothing to switch, nothing to log
+    result = [calm.step(np.zeros((2, 12))) for _ in range(5)][-1]
+    assert result.truncated.all() and "curriculum" not in result.infos[0] and "push" not in calm.events.terms
+    once = {"push": {"mode": "reset", "params": {"velocity": 0.5}}}
+    with pytest.raises(ValueError, match="env.curriculum.push_schedule: needs env.events.push in interval mode, got mode reset"):
+        quiet_task(n=2, events={**STILL, **once}, curriculum=hard)
     with pytest.raises(ValueError, match="need at_steps >= 0 and velocity >= 0"):
         quiet_task(n=2, events={**STILL, **push}, curriculum={"push_schedule": {"params": {"at_steps": -1, "velocity": 1.0}}})
     with pytest.raises(ValueError, match=r"push_schedule.params.interval_s: \[3.0, 1.0\] is not a range"):
