@@ -93,7 +93,7 @@ class PushSchedule:
     """From a training step on, the push event kicks harder and more often: one run first learns to walk under
     gentle kicks, then goes on under hard ones (the staged push fine-tune as a single command). Training tells
     the task its step count (`task.training_steps`); an evaluation or validation task never switches, and a task
-without a push event (randomization=none) has nothing to switch."""
+    without a push event (randomization=none) has nothing to switch."""
 
     def __init__(self, task: Any, at_steps: int, velocity: float, interval_s: list[float] | None = None) -> None:
         """Args: at_steps: training steps (all environments together) from which the kicks change; velocity: the
@@ -109,19 +109,17 @@ without a push event (randomization=none) has nothing to switch."""
             check_range(f"{where}.params.interval_s", interval_s, non_negative=True)
         self.task, self.push, self.at_steps, self.velocity = task, push, int(at_steps), float(velocity)
         self.interval = None if interval_s is None else [float(v) for v in interval_s]
-        self.switched = False
 
     def log(self) -> dict[str, float]:
         """The kick speed now (m/s), for the training log."""
         return {} if self.push is None else {"push_velocity": self.push.velocity}
 
     def __call__(self, ids: np.ndarray) -> None:
-        if self.push is None or self.switched or self.task.training_steps < self.at_steps:
+        if self.push is None or self.task.training_steps < self.at_steps:
             return
-        self.push.velocity = self.velocity
+        self.push.velocity = self.velocity  # idempotent: the switch is read off the step count, not kept
         if self.interval is not None:
             self.task.events.intervals["push"] = self.interval
-        self.switched = True
 
 
 TERMS = {"terrain_levels": TerrainLevels, "push_velocity": PushVelocity, "push_schedule": PushSchedule}
