@@ -31,7 +31,11 @@ def timed(fn, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/QuadrupedFlat-v0", target: float = 0.9) -> float:
+def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/QuadrupedFlat-v0", target: float = 0.9,
+               warmup_steps: int = 300) -> float:
+    """Both sides timed in steady state: the env first runs `warmup_steps` policy steps of random actions (every
+    robot falls about at once after a reset, a burst of contacts and resets training meets once, not every step),
+    and each raw batch starts from the env's states then and runs as many steps before its timing."""
     import mujoco
     from mujoco.batch import MODEL_FIELDS, Batch
 
@@ -42,6 +46,8 @@ def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/Quadruped
     rng = np.random.default_rng(0)
     venv.reset()
     nj = task.scene.num_joints
+    for _ in range(warmup_steps):
+        venv.step(np.clip(rng.normal(0, 0.3, (num_envs, nj)), -1, 1))
 
     ended = [0, 0]  # episodes ended (each costs a reset: randomization, set_const, new pose), env steps
     # the env's own mujoco.batch calls, timed: the physics of exactly the states the env steps (raw physics
@@ -90,6 +96,9 @@ def env_vs_raw(num_envs: int, seconds: float, env_id: str = "LocoForge/Quadruped
         return step
 
     nominal, randomized = raw_step(raw_batch(False)), raw_step(raw_batch(True))
+    for _ in range(warmup_steps):
+        nominal()
+        randomized()
     # alternate the three, three times each, and compare medians: no side gets the warm or the cold machine
     env_rates, raw_rates, randomized_rates = [], [], []
     for _ in range(3):
