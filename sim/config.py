@@ -85,6 +85,9 @@ class ValidateConfig:
     """Tracking errors are measured after this time into each episode."""
     commands: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in COMMANDS.items()})
     """The command sweep: name -> (vx, vy, yaw rate)."""
+    clip_commands: bool = True
+    """Clip each swept command to the ranges the policy trained on (a biped trained for vy within ±0.3 m/s is asked
+    0.3, not the sweep's 0.5); false flies the sweep as written, to probe commands beyond training."""
     gates: list[str] = field(default_factory=list)
     """Extra gates for every scenario."""
     seed: int = 0

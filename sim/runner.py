@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs import presets, task_config
 from envs.config import EventTermConfig, SimConfig, TaskConfig, TerrainConfig
+from envs.mdp.commands import VelocityCommand
 from envs.rollout import check_obs_size, rollout
 from envs.task import LocomotionTask
 from sim import deploy, levels
@@ -38,7 +41,9 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
     if "velocity" not in env.commands:
         raise ValueError(f"policy: its task has no velocity command to sweep; commands: {list(env.commands)}")
     sweep = scenario.commands or vcfg.commands
-    env.commands["velocity"].params["fixed"] = [list(map(float, c)) for c in sweep.values()]
+    velocity = env.commands["velocity"].params
+    flown = trained_commands(velocity, sweep.values()) if vcfg.clip_commands else sweep.values()
+    velocity["fixed"] = [list(map(float, c)) for c in flown]
     env.events, noise = presets.randomization("none")
     for name, change in scenario.events.items():
         base = env.events.get(name, EventTermConfig())
@@ -55,6 +60,14 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
     env.curriculum = {}
     terrain = presets.typed(dict(scenario.terrain), TerrainConfig, "scenario.terrain", base=cfg.terrain)
     return TaskConfig(env=env, robot=cfg.robot, terrain=terrain)
+
+
+def trained_commands(params: Mapping[str, Any], sweep: Iterable[Sequence[float]]) -> list[list[float]]:
+    """Each command (vx, vy, yaw rate) clipped to the velocity command's training ranges (`params`, the term's
+    defaults where absent): validation asks a policy for what it was trained to do."""
+    defaults = inspect.signature(VelocityCommand).parameters
+    ranges = [params.get(k, defaults[k].default) for k in ("vx", "vy", "yaw_rate")]
+    return [[float(np.clip(c, lo, hi)) for c, (lo, hi) in zip(command, ranges)] for command in sweep]
 
 
 def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warmup_s: float,
@@ -123,6 +136,7 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
         "commands": {
             name: measure(np.flatnonzero(which == i)) for i, name in enumerate(command_names) if (which == i).any()
         },
+        "flown_commands": dict(zip(command_names, map(list, cfg.env.commands["velocity"].params["fixed"]))),
         "model": model_fingerprint(task),
     }
 

@@ -47,6 +47,8 @@ def test_report_json_validates_and_is_deterministic(quad_run, tmp_path):
 
     assert numbers(first) == numbers(second)
     assert set(written["scenarios"]["payload"]["commands"]) == {"forward", "lateral", "turning", "standing", "mixed"}
+    # the quadruped trained on vy within +-0.75: the sweep flies as written
+    assert written["scenarios"]["payload"]["flown_commands"]["lateral"] == [0.0, 0.5, 0.0]
     assert (
         written["scenarios"]["payload"]["model"]["mean_base_mass"]
         > first["scenarios"]["latency_20ms"]["model"]["mean_base_mass"] + 2.9
@@ -87,6 +89,22 @@ def test_every_scenario_changes_the_simulation(quad_run):
         changed = model_fingerprint(task) != nominal or task.cfg.obs_noise_scale > 0 or "push" in task.events.timers
         assert changed, f"scenario {name} runs the nominal simulation"
     assert len(cfg.suite.scenarios) == 17
+
+
+def test_the_sweep_asks_only_for_commands_the_policy_trained_on(quad_run):
+    # a policy trained for vy within +-0.3 m/s (the biped's range) is asked 0.3 where the sweep says 0.5
+    train_cfg = load_policy(quad_run).cfg.copy()
+    train_cfg.env.commands.velocity.params.vy = [-0.3, 0.3]
+    train_cfg.env.commands.velocity.params.vx = [-0.5, 0.6]
+    from envs.task import LocomotionTask
+
+    flown = scenario_task(train_cfg, ScenarioConfig(), vconfig("policy=x")).env.commands["velocity"].params["fixed"]
+    assert flown == [[0.6, 0.0, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, 0.8], [0.0, 0.0, 0.0], [0.5, -0.3, 0.5]]
+    task = LocomotionTask(scenario_task(train_cfg, ScenarioConfig(), vconfig("policy=x")), num_envs=5, seed=0)
+    task.reset()
+    assert np.allclose(task.command, flown)  # what the episodes run under
+    as_written = scenario_task(train_cfg, ScenarioConfig(), vconfig("policy=x", "clip_commands=false"))
+    assert as_written.env.commands["velocity"].params["fixed"][:2] == [[0.8, 0.0, 0.0], [0.0, 0.5, 0.0]]
 
 
 class ZeroPolicy:
