@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,11 +62,10 @@ def scenario_task(train_cfg: DictConfig, scenario: ScenarioConfig, vcfg: Validat
 
 
 def trained_commands(params: Mapping[str, Any], sweep: Iterable[Sequence[float]]) -> list[list[float]]:
-    """Each command (vx, vy, yaw rate) clipped to the velocity command's training ranges (`params`, the term's
-    defaults where absent): validation asks a policy for what it was trained to do."""
-    defaults = inspect.signature(VelocityCommand).parameters
-    ranges = [params.get(k, defaults[k].default) for k in ("vx", "vy", "yaw_rate")]
-    return [[float(np.clip(c, lo, hi)) for c, (lo, hi) in zip(command, ranges)] for command in sweep]
+    """Each command (vx, vy, yaw rate) clipped to the velocity command's training ranges (`params`): validation
+    asks a policy for what it was trained to do."""
+    low, high = VelocityCommand.ranges(params)
+    return np.clip(np.asarray(list(sweep), dtype=np.float64).reshape(-1, 3), low, high).tolist()
 
 
 def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warmup_s: float,

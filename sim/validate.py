@@ -110,9 +110,12 @@ def main(cfg: DictConfig, out: Path) -> int:
         m = report["scenarios"][name]["metrics"]
         cells = [report_io._fmt(m.get(k)) for k in ("fall_rate", "vx_rmse", "vy_rmse")]
         print(f"{name.ljust(width)}  {verdict:7}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  {failed}")
-    asked = {n: vcfg.suite.scenarios[n].commands or vcfg.commands for n in report["scenarios"]}
-    clipped = {name: (list(map(float, asked[n][name])), flown) for n, sc in report["scenarios"].items()
-               for name, flown in sc.get("flown_commands", {}).items() if flown != list(map(float, asked[n][name]))}  # fmt: skip
+    clipped = {}
+    for n, sc in report["scenarios"].items():
+        sweep = vcfg.suite.scenarios[n].commands or vcfg.commands
+        for name, flown in sc.get("flown_commands", {}).items():
+            if flown != (asked := list(map(float, sweep[name]))):
+                clipped[name] = (asked, flown)
     if clipped:
         print("commands clipped to the policy's training ranges (clip_commands=false flies them as written): "
               + ", ".join(f"{n} {asked} -> {flown}" for n, (asked, flown) in clipped.items()))  # fmt: skip

@@ -6,6 +6,8 @@ environments that reset (`reset(ids)`) and for running ones whose timer ran out 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -65,6 +67,13 @@ class VelocityCommand:
             self.script = (np.cumsum(rows[:, 0]), rows[:, 1:])
         self.value = np.zeros((task.num_envs, 3))
         self.timer = np.zeros(task.num_envs)
+
+    @classmethod
+    def ranges(cls, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The [low, high] of (vx, vy, yaw rate) a term built with `params` draws from (its defaults where absent)."""
+        defaults = inspect.signature(cls).parameters
+        ranges = np.array([params.get(k, defaults[k].default) for k in ("vx", "vy", "yaw_rate")], dtype=np.float64)
+        return ranges[:, 0], ranges[:, 1]
 
     def segment_at(self, t: np.ndarray) -> np.ndarray:
         """The script's segment index at episode times t (s); times are rounded to 1 ns first, so that a
