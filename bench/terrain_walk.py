@@ -45,13 +45,14 @@ def terrain_suite(episodes: int, only: list[str] | None = None) -> SuiteConfig:
 def terrain_table(policy: str, episodes: int, only: list[str] | None = None) -> None:
     """Falls and vx RMSE of one policy on each target terrain, up and down, against the targets."""
     report = evaluate(ValidateConfig(policy=policy, suite=terrain_suite(episodes, only), video=False))
-    print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8}  target")
+    print(f"{'terrain':14} {'direction':9} {'falls':>7} {'vx RMSE':>8} {'speed':>6}  target   (speed: share of the "
+          f"commanded speed walked; a policy that stops at an edge shows near 0)")
     for name, scenario in report["scenarios"].items():
         target, level = TERRAINS[name][1], scenario["levels"]["0"]
         for direction in ("up", "down"):
             m = level[direction]
             ok = m["fall_rate"] <= target and (m["vx_rmse"] or 0.0) <= VX_RMSE
-            print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f}  "
+            print(f"{name:14} {direction:9} {100 * m['fall_rate']:6.1f}% {m['vx_rmse']:8.3f} {m['speed_ratio']:6.2f}  "
                   f"<= {100 * target:.0f}% falls, vx <= {VX_RMSE}: {'MET' if ok else 'NOT MET'}")  # fmt: skip
 
 

@@ -53,7 +53,7 @@ def by_level(task: Any, measure: Callable[[np.ndarray], dict[str, float]]) -> tu
                 continue
             m = measure(cols)
             table.setdefault(str(level), {"difficulty": difficulty(terrain, level)})[direction] = {
-                "episodes": len(cols), **{k: m[k] for k in ("fall_rate", "vx_rmse", "vy_rmse", "yaw_rmse")}}  # fmt: skip
+                "episodes": len(cols), **{k: m[k] for k in ("fall_rate", "vx_rmse", "vy_rmse", "yaw_rmse", "speed_ratio")}}  # fmt: skip
             if m["fall_rate"] <= PASS_FALL_RATE and best == level - 1:
                 best = level
         summary[f"highest_level_{direction}"] = float(best)

@@ -27,6 +27,18 @@ def tracking_rmse(command: np.ndarray, measured: np.ndarray, mask: np.ndarray) -
     return float(np.sqrt(_masked_mean(np.square(command - measured), mask)))
 
 
+def speed_ratio(command: np.ndarray, measured: np.ndarray, mask: np.ndarray, min_speed: float = 0.1) -> float:
+    """Planar velocity along the commanded direction summed over mask ÷ the commanded speed summed there, (T, n, 2)
+    arrays, counting only steps that command a motion (>= min_speed m/s): 1 on speed, 0 standing, above 1
+    overshooting, which an RMSE alone does not tell apart. NaN without such steps."""
+    speed = np.linalg.norm(command, axis=-1)
+    moving = mask & (speed >= min_speed)
+    if not moving.any():
+        return float("nan")
+    along = np.sum(measured[moving] * command[moving], axis=-1) / speed[moving]
+    return float(along.sum() / speed[moving].sum())
+
+
 def episode_return(reward: np.ndarray, alive: np.ndarray) -> float:
     """Mean over episodes of the summed reward."""
     return float((reward * alive).sum(axis=0).mean())

@@ -15,6 +15,7 @@ TABLE_METRICS = [
     "vx_rmse",
     "vy_rmse",
     "yaw_rmse",
+    "speed_ratio",
     "return",
     "cost_of_transport",
     "torque_saturation",

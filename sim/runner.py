@@ -24,8 +24,8 @@ from sim.deploy import DEPLOY_METRICS
 from sim.gates import Gate, parse
 from sim.policy import Policy
 
-LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "return", "cost_of_transport",
-                "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip", "highest_level_up",
+LOCO_METRICS = ["fall_rate", "episode_length", "vx_rmse", "vy_rmse", "yaw_rmse", "speed_ratio", "return",
+                "cost_of_transport", "torque_saturation", "joint_limit_hits", "action_rate", "foot_slip", "highest_level_up",
                 "highest_level_down", "highest_difficulty_up", "highest_difficulty_down"]  # fmt: skip
 GYM_METRICS = ["return_mean", "return_std", "episode_length"]
 
@@ -112,6 +112,7 @@ def run_scenario(policy: Policy, cfg: TaskConfig, episodes: int, seed: int, warm
             "vx_rmse": M.tracking_rmse(t["command"][:, cols, 0], t["lin"][:, cols, 0], w),
             "vy_rmse": M.tracking_rmse(t["command"][:, cols, 1], t["lin"][:, cols, 1], w),
             "yaw_rmse": M.tracking_rmse(t["command"][:, cols, 2], t["ang"][:, cols, 2], w),
+            "speed_ratio": M.speed_ratio(t["command"][:, cols, :2], t["lin"][:, cols, :2], w),
             "return": M.episode_return(t["reward"][:, cols], a),
             "cost_of_transport": M.cost_of_transport(
                 t["torque"][:, cols], t["qvel"][:, cols], distance[cols], mass[cols], task.dt, a

@@ -26,10 +26,12 @@ def test_stairs_by_level_up_and_down(tmp_path):
     assert [s["levels"][k]["difficulty"] for k in ("0", "1", "2")] == pytest.approx([0.02, 0.135, 0.25])
     for level in s["levels"].values():
         assert level["up"]["episodes"] == level["down"]["episodes"] == 4
-    easy, hard = s["levels"]["0"], s["levels"]["2"]
+    easy, hard, m = s["levels"]["0"], s["levels"]["2"], s["metrics"]
     assert easy["up"]["fall_rate"] == 0.0 and easy["down"]["fall_rate"] == 0.0  # 2 cm steps: no fall
     assert hard["down"]["fall_rate"] >= 0.5  # 25 cm steps down: the flat policy falls
-    m = s["metrics"]
+    # the share of the commanded speed walked: on speed over 2 cm steps, held back by a 13.5 cm step up
+    assert 0.8 <= easy["up"]["speed_ratio"] <= 1.2 and 0.8 <= easy["down"]["speed_ratio"] <= 1.2
+    assert s["levels"]["1"]["up"]["speed_ratio"] < 0.5 and 0.0 < m["speed_ratio"] < 1.0
     for direction in ("up", "down"):
         rates = [s["levels"][k][direction]["fall_rate"] for k in ("0", "1", "2")]
         passed = next((i for i, r in enumerate(rates) if r > 0.1), 3) - 1

@@ -23,6 +23,25 @@ def test_tracking_rmse_and_fall_rate():
     assert M.fall_rate(np.array([True, False, False, False])) == 0.25
 
 
+def test_speed_ratio_tells_standing_from_overshooting():
+    command = np.zeros((4, 3, 2))
+    command[:, 0] = [0.5, 0.0]  # forward: walks at 0.6, overshooting
+    command[:, 1] = [0.0, -0.4]  # right: stands still for two steps, then walks at 0.4
+    command[:, 2] = [0.05, 0.0]  # below min_speed: a standing command, not counted
+    measured = np.zeros((4, 3, 2))
+    measured[:, 0] = [0.6, 0.1]  # sideways drift does not count as progress
+    measured[2:, 1] = [0.0, -0.4]
+    measured[:, 2] = [5.0, 0.0]
+    alive = np.ones((4, 3), dtype=bool)
+    assert M.speed_ratio(command, measured, alive) == pytest.approx((4 * 0.6 + 2 * 0.4) / (4 * 0.5 + 4 * 0.4))
+    assert M.speed_ratio(command[:, 1:2], measured[:, 1:2], alive[:, 1:2]) == pytest.approx(0.5)
+    assert M.speed_ratio(-command[:, 1:2], measured[:, 1:2], alive[:, 1:2]) == pytest.approx(-0.5)  # the wrong way
+    assert math.isnan(M.speed_ratio(command[:, 2:], measured[:, 2:], alive[:, 2:]))
+    early = alive.copy()
+    early[2:] = False  # the masked steps are the walking ones: column 1 only stood
+    assert M.speed_ratio(command[:, 1:2], measured[:, 1:2], early[:, 1:2]) == 0.0
+
+
 def test_episode_length_and_return():
     alive = np.array([[1, 1], [1, 1], [1, 0], [0, 0]], dtype=bool)
     assert M.mean_episode_length(alive, dt=0.02) == pytest.approx(2.5 * 0.02)
