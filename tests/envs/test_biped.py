@@ -226,19 +226,19 @@ def test_the_payload_scenario_scales_with_the_robot_mass(preset):
 
 
 def test_the_biped_preset_learns_its_gait_first_and_takes_hard_kicks_from_16m_steps():
-    # the shipped default: standard randomization's pushes until 16M training steps, then 1 m/s every 3-6 s
+    # the shipped default: standard randomization's pushes until 16M training steps, then 1.2 m/s every 2-4 s
     sim = {"physics_dt": 0.005, "decimation": 4, "episode_length_s": 0.04}  # episodes end every 2 steps
     task = LocomotionTask(task_config("biped_flat", randomization="standard", sim=sim), num_envs=2, nthread=1)
     push = task.events.terms["push"]
     before = (push.velocity, list(task.events.intervals["push"]))
-    assert before != (1.0, [3.0, 6.0])
+    assert before != (1.2, [2.0, 4.0])
     for steps in (15_999_999, 16_000_000):
         task.training_steps = steps
         for _ in range(2):
             result = task.step(np.zeros((2, 12)))
         assert result.truncated.all()
-    assert (push.velocity, task.events.intervals["push"]) == (1.0, [3.0, 6.0])
-    assert ((task.events.timers["push"] >= 3.0) & (task.events.timers["push"] <= 6.0)).all()
+    assert (push.velocity, task.events.intervals["push"]) == (1.2, [2.0, 4.0])
+    assert ((task.events.timers["push"] >= 2.0) & (task.events.timers["push"] <= 4.0)).all()
     assert [i["curriculum"]["push_velocity"] for i in result.infos] == [before[0]] * 2  # ran under the old kicks
     result = [task.step(np.zeros((2, 12))) for _ in range(2)][-1]
-    assert [i["curriculum"]["push_velocity"] for i in result.infos] == [1.0, 1.0]
+    assert [i["curriculum"]["push_velocity"] for i in result.infos] == [1.2, 1.2]
