@@ -59,6 +59,8 @@ class ObsTermConfig:
     noise: float = 0.0
     """Half-width of uniform noise, in the term's units, added before scaling (0: none)."""
     clip: float | None = None
+    history: int = 1
+    """Policy steps stacked, oldest first (1: the current value only); an episode starts with all slots equal."""
     params: dict[str, Any] = field(default_factory=dict)
 
 

@@ -87,11 +87,24 @@ class ObservationManager(_Terms):
 
     def __init__(self, cfg: Mapping[str, ObsTermConfig], where: str, probe: State) -> None:
         super().__init__(OBSERVATIONS, cfg, where, probe)
-        self.sizes = [self.terms[n](probe).shape[1] for n in self.names]
+        for name in self.names:
+            history = cfg[name].history
+            if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+                raise ValueError(f"{where}.{name}.history: {history!r}; accepted: an integer >= 1 (policy steps "
+                                 "stacked, 1: the current value only)")  # fmt: skip
+        frames = {n: self.terms[n](probe).shape for n in self.names}
+        self.frame_sizes = [frames[n][1] for n in self.names]
+        self.histories = [cfg[n].history for n in self.names]
+        self.sizes = [f * h for f, h in zip(self.frame_sizes, self.histories)]
         self.dim = int(sum(self.sizes))
+        self._stacks = {n: np.zeros((frames[n][0], cfg[n].history, frames[n][1]), dtype=np.float32)
+                        for n in self.names if cfg[n].history > 1}  # fmt: skip
 
-    def compute(self, s: State, rng: np.random.Generator | None, noise_scale: float) -> np.ndarray:
-        """The (n, dim) float32 observation; noise only when rng is given and noise_scale > 0."""
+    def compute(self, s: State, rng: np.random.Generator | None, noise_scale: float,
+                fresh: np.ndarray | slice | None = None) -> np.ndarray:  # fmt: skip
+        """The (n, dim) float32 observation; noise only when rng is given and noise_scale > 0. Terms with a
+        history advance one step in every environment; `fresh` instead names the environments `s` holds
+        (new episodes), whose histories restart filled with this value."""
         parts = []
         for name in self.names:
             term = self.cfg[name]
@@ -102,15 +115,31 @@ class ObservationManager(_Terms):
                 value = value * term.scale
             if term.clip is not None:
                 value = np.clip(value, -term.clip, term.clip)
+            if name in self._stacks:
+                value = self._stacked(self._stacks[name], value, fresh)
             parts.append(value)
         return np.concatenate(parts, axis=1, dtype=np.float32, casting="same_kind")
 
+    @staticmethod
+    def _stacked(stack: np.ndarray, value: np.ndarray, fresh: np.ndarray | slice | None) -> np.ndarray:
+        """Push `value` into the (n, history, size) stack, or refill the `fresh` rows with it; flat, oldest first."""
+        if fresh is None:
+            stack[:, :-1] = stack[:, 1:]  # NumPy copies overlapping slices safely
+            stack[:, -1] = value
+            rows = stack
+        else:
+            stack[fresh] = value[:, None, :]
+            rows = stack[fresh]
+        return rows.reshape(len(rows), -1)
+
     def schema(self) -> list[dict]:
-        """Terms in order with their sizes, scales, noise and units: the observation contract."""
+        """Terms in order with their sizes, scales, noise, units and history (when > 1: that many steps of the
+        term, oldest first): the observation contract."""
         return [{"name": n, "size": size, "scale": self.cfg[n].scale, "noise": self.cfg[n].noise, "clip": self.cfg[n].clip,
                  "units": observations.UNITS.get(n, ""), "convention": observations.CONVENTIONS.get(n, ""),
-                 **({"params": dict(self.cfg[n].params)} if self.cfg[n].params else {})}
-                for n, size in zip(self.names, self.sizes)]  # fmt: skip
+                 **({"params": dict(self.cfg[n].params)} if self.cfg[n].params else {}),
+                 **({"history": h} if h > 1 else {})}
+                for n, size, h in zip(self.names, self.sizes, self.histories)]  # fmt: skip
 
 
 class RewardManager(_Terms):

@@ -121,11 +121,12 @@ TERMS: dict[str, Callable[[Sides, dict], np.ndarray]] = {
 """Observation term -> its mirror map (k, k): mirrored = value @ map.T."""
 
 
-def observation_map(terms: list[tuple[str, int, dict]], sides: Sides, where: str) -> np.ndarray:
-    """Block-diagonal mirror map of a concatenated observation, terms given as (name, size, params)."""
-    dim = sum(size for _, size, _ in terms)
+def observation_map(terms: list[tuple], sides: Sides, where: str) -> np.ndarray:
+    """Block-diagonal mirror map of a concatenated observation, terms given as (name, size, params) or
+    (name, size, params, history): a stacked term mirrors each of its `history` steps alike."""
+    dim = sum(size * (rest[0] if rest else 1) for _, size, _, *rest in terms)
     out, start = np.zeros((dim, dim)), 0
-    for name, size, params in terms:
+    for name, size, params, *rest in terms:
         if name not in TERMS:
             raise ValueError(f"{where}.{name}: has no mirror; terms that do: {', '.join(TERMS)}")
         try:
@@ -134,8 +135,9 @@ def observation_map(terms: list[tuple[str, int, dict]], sides: Sides, where: str
             raise ValueError(f"{where}.{name}: {err}") from None
         if block.shape != (size, size):
             raise ValueError(f"{where}.{name}: mirror map is {block.shape}, the term has size {size}")
-        out[start : start + size, start : start + size] = block
-        start += size
+        block = np.kron(np.eye(rest[0] if rest else 1), block)
+        out[start : start + len(block), start : start + len(block)] = block
+        start += len(block)
     return out
 
 

@@ -136,7 +136,8 @@ class LocomotionTask:
         self.termination_manager = TerminationManager(env.terminations, "env.terminations", probe)
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
         self._reset_envs(np.arange(n))
-        self._last_obs = self.observe(self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool)))
+        first = self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool))
+        self._last_obs = self.observe(first, fresh=slice(None))
 
     @property
     def robot_mass(self) -> float:
@@ -199,13 +200,15 @@ class LocomotionTask:
         t = episode_step * self.dt
         return np.mod(t[:, None] / gait.period_s + np.asarray(gait.offsets)[None, :], 1.0)
 
-    def observe(self, s: State, critic_state: State | None = None, noise: bool = True) -> Any:
+    def observe(self, s: State, critic_state: State | None = None, noise: bool = True,
+                fresh: np.ndarray | slice | None = None) -> Any:  # fmt: skip
         """The policy observation of state `s` (delayed as the robot would see it) and, when privileged terms
-        are configured, the critic's of `critic_state` (the current state: the critic is not a sensor)."""
-        policy = self.obs_manager.compute(s, self.rng if noise else None, self.noise_scale)
+        are configured, the critic's of `critic_state` (the current state: the critic is not a sensor). A step
+        observes every environment (term histories advance); `fresh` names new episodes' rows instead."""
+        policy = self.obs_manager.compute(s, self.rng if noise else None, self.noise_scale, fresh)
         if self.critic_manager is None:
             return policy
-        return {"policy": policy, "critic": self.critic_manager.compute(critic_state or s, None, 0.0)}
+        return {"policy": policy, "critic": self.critic_manager.compute(critic_state or s, None, 0.0, fresh)}
 
     def mirror(self) -> Mirror:
         """The left-right mirror of this task's observations and actions (robot.mirror), for a symmetry loss."""
@@ -216,7 +219,8 @@ class LocomotionTask:
         for key, manager, where in (("policy", self.obs_manager, "env.observations"),
                                     ("critic", self.critic_manager, "env.critic_observations")):  # fmt: skip
             if manager is not None:
-                terms = [(n, size, dict(manager.cfg[n].params)) for n, size in zip(manager.names, manager.sizes)]
+                terms = [(n, size, dict(manager.cfg[n].params), h)
+                         for n, size, h in zip(manager.names, manager.frame_sizes, manager.histories)]  # fmt: skip
                 maps[key] = observation_map(terms, sides, where)
         if self.critic_manager is None:
             maps = {"": maps["policy"]}
@@ -236,7 +240,8 @@ class LocomotionTask:
     def reset(self) -> Any:
         """Reset every environment; return the first observation."""
         self._reset_envs(np.arange(self.num_envs))
-        return self.observe(self._state(*self.sim.rows(), terminated=np.zeros(self.num_envs, dtype=bool)))
+        return self.observe(self._state(*self.sim.rows(), terminated=np.zeros(self.num_envs, dtype=bool)),
+                            fresh=slice(None))  # fmt: skip
 
     def _reset_envs(self, ids: np.ndarray) -> None:
         """Start new episodes in simulations ids: curriculum, reset events, commands, then interval timers."""
@@ -316,7 +321,7 @@ class LocomotionTask:
             if self.autoreset:
                 self._reset_envs(ids)
                 fresh = self.observe(
-                    self._state(*self.sim.rows(ids), terminated=np.zeros(len(ids), dtype=bool), rows=ids)
+                    self._state(*self.sim.rows(ids), terminated=np.zeros(len(ids), dtype=bool), rows=ids), fresh=ids
                 )
                 self._replace_rows(obs, ids, fresh)
         self._last_obs = obs

@@ -133,6 +133,7 @@ class RobotLoop:
             if self.cfg.soft_start_s > 0:
                 return self._ramp(now, state)
             self.policy_since = now  # no soft start: the policy from the first reading
+            self.policy.reset_history()
         obs = self.policy.observation(self._inputs(state))
         action = self.policy(obs)
         if self.policy.flagged:
@@ -150,8 +151,9 @@ class RobotLoop:
         mode = self._send(now, "ramp", (1.0 - alpha) * self.ramp_from + alpha * goal)
         if alpha >= 1.0:
             self.policy_since = now  # the next fresh period runs the policy, from a zero previous action
-            self.action[:] = 0.0
+            self.action[:] = 0.0  # and stacked terms' histories filled from its first reading, as an episode starts
             self.policy_steps = 0
+            self.policy.reset_history()
         return mode
 
     def _command(self, state: RobotState) -> np.ndarray:

@@ -154,6 +154,7 @@ class BundlePolicy:
         self.default_joint_pos = np.asarray(robot["default_joint_pos"], dtype=np.float64)
         self.action_scale = float(robot["action_scale"])
         self.last_action = np.zeros((1, self.action_dim), dtype=np.float32)
+        self.history: dict[int, np.ndarray] = {}  # term index -> (history, size): stacked terms' last values
         self.flagged = False
         self.source = {"kind": "bundle", "path": str(root)}
 
@@ -161,14 +162,20 @@ class BundlePolicy:
         """The robot-side inputs `observation` needs for this bundle's terms, in term order."""
         return [ROBOT_INPUTS.get(t["name"], t["name"]) for t in self.manifest["observation"]["terms"]]
 
+    def reset_history(self) -> None:
+        """Forget stacked terms' past values: the next `observation` starts them as a training episode does."""
+        self.history.clear()
+
     def observation(self, inputs: dict[str, Sequence[float]]) -> np.ndarray:
         """The (obs_dim,) float32 observation from robot-side inputs (policy joint order), exactly as training
         computed it: each term's value x scale, clipped, in the manifest's order. `joint_pos` is absolute (the
-        default pose is subtracted here); `gravity` may be given as `quat` [w, x, y, z] instead."""
+        default pose is subtracted here); `gravity` may be given as `quat` [w, x, y, z] instead. A term with a
+        `history` stacks its last values, oldest first: call this once per policy step; the first call (and the
+        first after `reset_history`) fills every slot with the current value."""
         if "gravity" not in inputs and "quat" in inputs:
             inputs = {**inputs, "gravity": projected_gravity(inputs["quat"])}
         parts = []
-        for term, key in zip(self.manifest["observation"]["terms"], self.required_inputs()):
+        for index, (term, key) in enumerate(zip(self.manifest["observation"]["terms"], self.required_inputs())):
             if key not in inputs:
                 raise BundleError(f"observation term '{term['name']}' needs the robot input '{key}'; "
                                   f"given: {', '.join(sorted(inputs))}")  # fmt: skip
@@ -179,12 +186,18 @@ class BundlePolicy:
                 value = np.concatenate([np.sin(angle), np.cos(angle)])
             if key == "joint_pos":
                 value = value - self.default_joint_pos
-            if value.size != term["size"]:
+            steps = int(term.get("history", 1))
+            if value.size * steps != term["size"]:
                 raise BundleError(f"robot input '{key}' has {value.size} values; term '{term['name']}' takes "
-                                  f"{term['size']}")  # fmt: skip
+                                  f"{term['size'] // steps}")  # fmt: skip
             value = value * float(term["scale"])
             if term.get("clip") is not None:
                 value = np.clip(value, -float(term["clip"]), float(term["clip"]))
+            if steps > 1:
+                last = self.history.get(index)
+                stack = np.repeat(value[None], steps, axis=0) if last is None else np.vstack([last[1:], value[None]])
+                self.history[index] = stack.astype(np.float32)
+                value = self.history[index].reshape(-1)
             parts.append(value)
         return np.concatenate(parts).astype(np.float32)
 
