@@ -16,20 +16,24 @@ FIRST_LAYERS = {"policy": "mlp_extractor.policy_net.0.weight", "critic": "mlp_ex
 
 
 def term_columns(schema: list[dict]) -> dict[tuple, np.ndarray]:
-    """Column indices of each observation term, keyed by what makes two terms the same input: name, size,
-    params, scale and clip (noise may differ: it is not part of the value)."""
+    """Column indices of each observation term as (history, size of one step), oldest step first, keyed by
+    what makes two terms the same input: name, size of one step, params, scale and clip (noise may differ:
+    it is not part of the value; the history may differ: a step is a step)."""
     columns, start = {}, 0
     for term in schema:
-        key = (term["name"], term["size"], repr(term.get("params", {})), term["scale"], term["clip"])
-        columns[key] = np.arange(start, start + term["size"])
+        steps = int(term.get("history", 1))
+        key = (term["name"], term["size"] // steps, repr(term.get("params", {})), term["scale"], term["clip"])
+        columns[key] = np.arange(start, start + term["size"]).reshape(steps, -1)
         start += term["size"]
     return columns
 
 
 def match(new: list[dict], old: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """(new columns, old columns) of the terms both schemas have."""
+    """(new columns, old columns) of the terms both schemas have; of a term stacked to another depth, the
+    newest steps both have (a blind policy's gravity input becomes the newest step of a stacked one)."""
     old_cols = term_columns(old)
-    pairs = [(cols, old_cols[key]) for key, cols in term_columns(new).items() if key in old_cols]
+    pairs = [(cols[-k:].ravel(), old_cols[key][-k:].ravel()) for key, cols in term_columns(new).items()
+             if key in old_cols and (k := min(len(cols), len(old_cols[key])))]  # fmt: skip
     if not pairs:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
@@ -97,6 +101,10 @@ def transfer_normalizer(new: VecNormalize, old: VecNormalize, schemas: dict, old
             rms.var[new_cols[todo]] = rms_of(old, other).var[old_cols[todo]]
             done[new_cols[todo]] = True
         columns = term_columns(schema).values()
+        for cols in columns:  # a stack's older steps share its newest step's statistics: the same quantity
+            if done[cols[-1]].all():
+                rms.mean[cols[:-1]], rms.var[cols[:-1]] = rms.mean[cols[-1]], rms.var[cols[-1]]
+                done[cols] = True
         fresh += [f"{key}.{term['name']}" for term, cols in zip(schema, columns) if not done[cols].all()]
     new.ret_rms = old.ret_rms
     return fresh
