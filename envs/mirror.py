@@ -124,9 +124,8 @@ TERMS: dict[str, Callable[[Sides, dict], np.ndarray]] = {
 def observation_map(terms: list[tuple], sides: Sides, where: str) -> np.ndarray:
     """Block-diagonal mirror map of a concatenated observation, terms given as (name, size, params) or
     (name, size, params, history): a stacked term mirrors each of its `history` steps alike."""
-    dim = sum(size * (rest[0] if rest else 1) for _, size, _, *rest in terms)
-    out, start = np.zeros((dim, dim)), 0
-    for name, size, params, *rest in terms:
+    blocks = []
+    for name, size, params, *history in terms:
         if name not in TERMS:
             raise ValueError(f"{where}.{name}: has no mirror; terms that do: {', '.join(TERMS)}")
         try:
@@ -135,7 +134,10 @@ def observation_map(terms: list[tuple], sides: Sides, where: str) -> np.ndarray:
             raise ValueError(f"{where}.{name}: {err}") from None
         if block.shape != (size, size):
             raise ValueError(f"{where}.{name}: mirror map is {block.shape}, the term has size {size}")
-        block = np.kron(np.eye(rest[0] if rest else 1), block)
+        blocks.append(np.kron(np.eye(history[0] if history else 1), block))
+    dim = sum(len(b) for b in blocks)
+    out, start = np.zeros((dim, dim)), 0
+    for block in blocks:
         out[start : start + len(block), start : start + len(block)] = block
         start += len(block)
     return out

@@ -135,9 +135,7 @@ class LocomotionTask:
         self.reward_manager = RewardManager(env.rewards, "env.rewards", probe, env.reward_floor)
         self.termination_manager = TerminationManager(env.terminations, "env.terminations", probe)
         self.episode_sums = {name: np.zeros(n) for name in self.reward_manager.names}
-        self._reset_envs(np.arange(n))
-        first = self._state(*self.sim.rows(), terminated=np.zeros(n, dtype=bool))
-        self._last_obs = self.observe(first, fresh=slice(None))
+        self._last_obs = self.reset()
 
     @property
     def robot_mass(self) -> float:
