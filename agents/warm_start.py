@@ -31,9 +31,11 @@ def term_columns(schema: list[dict]) -> dict[tuple, np.ndarray]:
 def match(new: list[dict], old: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """(new columns, old columns) of the terms both schemas have; of a term stacked to another depth, the
     newest steps both have (a blind policy's gravity input becomes the newest step of a stacked one)."""
-    old_cols = term_columns(old)
-    pairs = [(cols[-k:].ravel(), old_cols[key][-k:].ravel()) for key, cols in term_columns(new).items()
-             if key in old_cols and (k := min(len(cols), len(old_cols[key])))]  # fmt: skip
+    old_cols, pairs = term_columns(old), []
+    for key, cols in term_columns(new).items():
+        if key in old_cols:
+            steps = min(len(cols), len(old_cols[key]))
+            pairs.append((cols[-steps:].ravel(), old_cols[key][-steps:].ravel()))
     if not pairs:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
