@@ -189,12 +189,23 @@ class Push:
 
     phase = 1
 
-    def __init__(self, task: Any, velocity: float = 0.5) -> None:
+    def __init__(self, task: Any, velocity: float = 0.5, spare_descents: bool = False) -> None:
+        """Args: spare_descents: no kicks for robots on the terrain's hills of slopes and stairs (spawned on top,
+        they walk down), so that a kick on a stair edge going down does not teach a policy to stand there."""
         if velocity < 0:
             raise ValueError(f"{PARAMS}.push.params.velocity: must be >= 0, got {velocity}")
+        if not isinstance(spare_descents, bool):
+            raise ValueError(f"{PARAMS}.push.params.spare_descents: {spare_descents!r}; accepted: true or false")
         self.task, self.velocity = task, velocity
+        terrain = task.terrain
+        hills = [
+            kind in ("slopes", "stairs") and sign > 0 for kind, sign in zip(terrain.column_kind, terrain.column_sign)
+        ]
+        self.spared = np.array(hills) if spare_descents else np.zeros(len(hills), dtype=bool)
+        """Per terrain column: robots there are never kicked."""
 
     def __call__(self, ids: np.ndarray) -> None:
+        ids = ids[~self.spared[self.task.cols[ids]]]
         rd, v = self.task.scene.root_dof, self.velocity
         self.task.qvel[ids, rd : rd + 2] += self.task.rng.uniform(-v, v, size=(len(ids), 2))
 

@@ -228,6 +228,27 @@ def test_push_curriculum_grows_kicks_while_robots_stand_and_shrinks_them_when_th
         quiet_task(n=2, events=push, curriculum={"push_velocity": {"params": {"end": 0.1}}})
 
 
+def test_push_can_spare_robots_walking_down_hills_of_slopes_and_stairs(quiet_task):
+    push = {"mode": "interval", "interval_s": [8.0, 12.0], "params": {"velocity": 1.0, "spare_descents": True}}
+    task = quiet_task(n=20, terrain="mixed", events={**STILL, "push": push})
+    task.reset()
+    terrain = task.terrain
+    hill = np.array([terrain.column_kind[c] in ("slopes", "stairs") and terrain.column_sign[c] > 0 for c in task.cols])
+    assert 0 < hill.sum() < len(hill)  # the mixed terrain has descents and other tiles
+    before = task.qvel[:, :2].copy()
+    task.events.terms["push"](np.arange(20))
+    kicked = np.any(task.qvel[:, :2] != before, axis=1)
+    assert (kicked == ~hill).all()  # every robot off a hill is kicked, none on one
+    plain = quiet_task(n=20, terrain="mixed", events={**STILL, "push": {**push, "params": {"velocity": 1.0}}})
+    plain.reset()
+    before = plain.qvel[:, :2].copy()
+    plain.events.terms["push"](np.arange(20))
+    assert np.all(plain.qvel[:, :2] != before)  # by default every robot is kicked, hills too
+    bad = {**push, "params": {"spare_descents": "yes"}}
+    with pytest.raises(ValueError, match="env.events.push.params.spare_descents: 'yes'; accepted: true or false"):
+        quiet_task(n=2, events={**STILL, "push": bad})
+
+
 def test_push_schedule_switches_to_hard_kicks_once_training_has_come_far_enough(quiet_task):
     push = {"push": {"mode": "interval", "interval_s": [8.0, 12.0], "params": {"velocity": 0.5}}}
     hard = {"push_schedule": {"params": {"at_steps": 1000, "velocity": 1.0, "interval_s": [0.05, 0.1]}}}
