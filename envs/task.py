@@ -314,7 +314,7 @@ class LocomotionTask:
                 if curriculum:
                     infos[i]["curriculum"] = curriculum
                 infos[i]["terrain_level"] = int(self.levels[i])
-                infos[i]["terrain_kind"] = self.terrain.column_kind[self.cols[i]]
+                infos[i]["terrain_kind"] = self.terrain.column_name[self.cols[i]]
             result.terminal_obs = self._rows(obs, ids)
             if self.autoreset:
                 self._reset_envs(ids)

@@ -197,11 +197,8 @@ class Push:
         if not isinstance(spare_descents, bool):
             raise ValueError(f"{PARAMS}.push.params.spare_descents: {spare_descents!r}; accepted: true or false")
         self.task, self.velocity = task, velocity
-        terrain = task.terrain
-        hills = [
-            kind in ("slopes", "stairs") and sign > 0 for kind, sign in zip(terrain.column_kind, terrain.column_sign)
-        ]
-        self.spared = np.array(hills) if spare_descents else np.zeros(len(hills), dtype=bool)
+        descent = task.terrain.descent
+        self.spared = descent if spare_descents else np.zeros_like(descent)
         """Per terrain column: robots there are never kicked."""
 
     def __call__(self, ids: np.ndarray) -> None:

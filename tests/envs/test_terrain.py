@@ -13,6 +13,10 @@ def test_mixed_terrain_gives_each_tile_type_its_share_of_the_columns():
     assert terrain.column_kind == ["rough"] * 2 + ["slopes"] * 2 + ["stairs"] * 4 + ["obstacles"] * 2
     # within a type hills (+1) and pits (-1) alternate, so every type has both directions
     assert terrain.column_sign.tolist() == [1, -1, 1, -1, 1, -1, 1, -1, 1, -1]
+    # the training log's tile names: slopes and stairs by the way robots walk them (a hill is walked down)
+    assert terrain.column_name == ["rough", "rough", "slopes_down", "slopes_up", "stairs_down", "stairs_up", "stairs_down",
+                                   "stairs_up", "obstacles", "obstacles"]  # fmt: skip
+    assert terrain.descent.tolist() == [n.endswith("_down") for n in terrain.column_name]
     shares = {"rough": 0.0, "slopes": 1.0, "stairs": 3.0, "obstacles": 0.0}
     assert allocate_columns("mixed", shares, 4) == ["slopes", "stairs", "stairs", "stairs"]
     # every type with a share gets a column, however small its share
