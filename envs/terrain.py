@@ -127,11 +127,12 @@ class Terrain:
             seen[kind] = seen.get(kind, 0) + 1
         self.column_sign = np.array(signs)
         """+1: a hill (spawn on top, walk down), -1: a pit (spawn at the bottom, walk up)."""
-        self.column_name = [f"{k}_{'down' if sign > 0 else 'up'}" if k in ("slopes", "stairs") else k
-                            for k, sign in zip(self.column_kind, signs, strict=True)]  # fmt: skip
-        """Tile type of each column, with the way robots walk it for slopes and stairs (stairs_down, stairs_up)."""
-        self.descent = np.array([name.endswith("_down") for name in self.column_name])
+        sloped = np.array([kind in ("slopes", "stairs") for kind in self.column_kind])
+        self.descent = sloped & (self.column_sign > 0)
         """Per column: robots there walk down a hill of slopes or stairs."""
+        self.column_name = [f"{k}_{'down' if down else 'up'}" if up_or_down else k
+                            for k, up_or_down, down in zip(self.column_kind, sloped, self.descent, strict=True)]  # fmt: skip
+        """Tile type of each column, with the way robots walk it for slopes and stairs (stairs_down, stairs_up)."""
         self.heights = np.zeros((1, 1)) if self.is_plane else self._generate(np.random.default_rng(seed))
         self._planes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 

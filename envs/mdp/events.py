@@ -197,12 +197,12 @@ class Push:
         if not isinstance(spare_descents, bool):
             raise ValueError(f"{PARAMS}.push.params.spare_descents: {spare_descents!r}; accepted: true or false")
         self.task, self.velocity = task, velocity
-        descent = task.terrain.descent
-        self.spared = descent if spare_descents else np.zeros_like(descent)
-        """Per terrain column: robots there are never kicked."""
+        self.spared = task.terrain.descent if spare_descents else None
+        """Per terrain column: robots there are never kicked (None: every robot is)."""
 
     def __call__(self, ids: np.ndarray) -> None:
-        ids = ids[~self.spared[self.task.cols[ids]]]
+        if self.spared is not None:
+            ids = ids[~self.spared[self.task.cols[ids]]]
         rd, v = self.task.scene.root_dof, self.velocity
         self.task.qvel[ids, rd : rd + 2] += self.task.rng.uniform(-v, v, size=(len(ids), 2))
 
