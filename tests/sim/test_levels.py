@@ -75,3 +75,5 @@ def test_terrain_walk_curve_over_policies():
     assert "fixed commands" not in proc.stdout
     bad = run_script("bench/terrain_walk.py", str(WALKER), "--only", "stairs_20cm")
     assert bad.returncode == 2 and "--only: unknown terrain(s) stairs_20cm; accepted: slopes_20deg" in bad.stderr
+    few = run_script("bench/terrain_walk.py", str(WALKER), "--flat-episodes", "0")
+    assert few.returncode == 2 and "--flat-episodes: need at least 1, got 0" in few.stderr
