@@ -14,7 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quadruped_walk import report  # noqa: E402
+from quadruped_walk import parse, report  # noqa: E402
+
+from common.cli import script  # noqa: E402
 
 BIPED_COMMANDS = {"forward 0.5": (0.5, 0.0, 0.0), "forward 1.0": (1.0, 0.0, 0.0), "backward 0.3": (-0.3, 0.0, 0.0),
                   "left 0.3": (0.0, 0.3, 0.0), "right 0.3": (0.0, -0.3, 0.0), "turn left 0.8": (0.0, 0.0, 0.8),
@@ -23,5 +25,10 @@ BIPED_COMMANDS = {"forward 0.5": (0.5, 0.0, 0.0), "forward 1.0": (1.0, 0.0, 0.0)
 YAW_TARGET = 0.3
 
 
+def main() -> None:
+    args = parse(sys.argv[1:], __doc__)
+    report(args.policy, args.episodes, BIPED_COMMANDS, YAW_TARGET)
+
+
 if __name__ == "__main__":
-    report(sys.argv[1:], BIPED_COMMANDS, YAW_TARGET)
+    script(main)

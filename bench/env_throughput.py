@@ -10,6 +10,7 @@
 Training-side comparisons (plain SB3, rsl_rl) are in bench/train_peers.py.
 """
 
+import argparse
 import os
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.cli import positive  # noqa: E402
 
 
 def timed(fn, seconds: float) -> float:
@@ -172,11 +175,18 @@ def env_vs_envpool(num_envs: int, seconds: float) -> float | None:
     return ratio
 
 
-if __name__ == "__main__":
-    num_envs = int(sys.argv[1]) if len(sys.argv) > 1 else 256
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("num_envs", nargs="?", type=positive(int), default=256)
+    parser.add_argument("seconds", nargs="?", type=positive(float), default=10.0, help="per measurement")
+    args = parser.parse_args()
+    num_envs, seconds = args.num_envs, args.seconds
     env_vs_raw(num_envs, seconds)
     env_vs_raw(num_envs, seconds, "LocoForge/BipedFlat-v0", target=0.85)
     env_vs_raw(num_envs, seconds, "LocoForge/QuadrupedRough-v0", target=0.8)
     height_scan_cost(num_envs, seconds / 3)
     env_vs_envpool(num_envs, seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ The FLOP floor is the MLP's FLOPs at the rate a single-threaded BLAS GEMM reache
 Target: int8 C p99 ≤ 0.2 × ONNX Runtime fp32 p99.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -20,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from common.cli import positive, script  # noqa: E402
 from onboard import latency  # noqa: E402
 from onboard.artifacts import ONNX_FILES  # noqa: E402
-from onboard.runtime import load_bundle  # noqa: E402
+from onboard.runtime import BundleError, load_bundle  # noqa: E402
 
 
 def gemm_flops_per_second() -> float:
@@ -37,8 +39,13 @@ def gemm_flops_per_second() -> float:
 
 
 def main() -> None:
-    bundle = Path(sys.argv[1])
-    calls = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle", type=Path, help="a bundle directory (export.py's output)")
+    parser.add_argument("calls", nargs="?", type=positive(int), default=10_000, help="per runtime")
+    args = parser.parse_args()
+    bundle, calls = args.bundle, args.calls
+    if not (bundle / "manifest.json").is_file():
+        raise ValueError(f"bundle: '{bundle}' has no manifest.json; give a directory export.py wrote")
     manifest = json.loads((bundle / "manifest.json").read_text())
     obs_all = np.load(bundle / "calibration_obs.npy")
     obs = obs_all[np.arange(calls) % len(obs_all)].astype(np.float32)
@@ -65,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script(main, (ValueError, FileNotFoundError, BundleError))

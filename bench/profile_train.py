@@ -7,12 +7,15 @@ Each part is timed by wrapping the one function that does it, in one run of trai
 composed as train.py composes it, evaluation and checkpoints off); shares are of the learn() wall time.
 """
 
+import argparse
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.cli import positive  # noqa: E402
 
 SPENT: dict[str, float] = defaultdict(float)
 WRAPPED: list[tuple[object, str, object]] = []
@@ -84,9 +87,12 @@ def profile(num_envs: int, steps: int) -> dict[str, float]:
 
 
 def main() -> None:
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
-    for num_envs in [int(a) for a in sys.argv[2:]] or [256, 512]:
-        profile(num_envs, steps)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("steps", nargs="?", type=positive(int), default=300_000, help="per configuration")
+    parser.add_argument("num_envs", nargs="*", type=positive(int), default=[256, 512])
+    args = parser.parse_args()
+    for num_envs in args.num_envs:
+        profile(num_envs, args.steps)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ command of envs.tracking.FIXED_COMMANDS (vx 0.5 and 1.0, vy 0.4, yaw rate 0.8, s
 10-s episodes: the mean velocity over the last 5 s must be within 0.1 of the command, with no fall.
 """
 
+import argparse
 import json
 import sys
 from dataclasses import asdict
@@ -15,16 +16,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.cli import positive, script  # noqa: E402
 from envs import task_config  # noqa: E402
 from envs.tracking import hold_commands, track_velocity  # noqa: E402
 from sim.policy import load_policy  # noqa: E402
 
 
-def report(argv: list[str], commands: dict | None = None, yaw_target: float | None = None) -> None:
-    """The walking check of `argv[0]` (run, checkpoint or bundle; argv[1]: episodes), then the fixed commands
+def parse(argv: list[str], description: str) -> argparse.Namespace:
+    """The policy to check and the number of episodes of the walking check."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("policy", help="a run directory, one of its checkpoints, or a bundle")
+    parser.add_argument("episodes", nargs="?", type=positive(int), default=128, help="of the walking check")
+    return parser.parse_args(argv)
+
+
+def report(path: str, episodes: int, commands: dict | None = None, yaw_target: float | None = None) -> None:
+    """The walking check of policy `path` (run, checkpoint or bundle) over `episodes`, then the fixed commands
     (FIXED_COMMANDS unless given); with `yaw_target`, the yaw-rate RMSE must meet it too."""
-    policy = load_policy(argv[0])
-    episodes = int(argv[1]) if len(argv) > 1 else 128
+    policy = load_policy(path)
     result = track_velocity(policy, task_config(policy.cfg), episodes=episodes)
     print(json.dumps(asdict(result), indent=2))
     print(result.line())
@@ -38,8 +47,9 @@ def report(argv: list[str], commands: dict | None = None, yaw_target: float | No
 
 
 def main() -> None:
-    report(sys.argv[1:])
+    args = parse(sys.argv[1:], __doc__)
+    report(args.policy, args.episodes)
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

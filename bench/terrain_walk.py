@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.cli import positive, script  # noqa: E402
 from envs import task_config  # noqa: E402
 from envs.tracking import FIXED_COMMANDS, hold_commands  # noqa: E402
 from sim.config import ScenarioConfig, SuiteConfig, ValidateConfig, load_suite  # noqa: E402
@@ -76,8 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("policy", nargs="+", help="one or more policies; several (checkpoints) give a curve")
     parser.add_argument("--flat", help="a flat-ground policy to compare the nominal and robustness falls with")
-    parser.add_argument("--episodes", type=int, default=64, help="episodes per terrain, half up and half down")
-    parser.add_argument("--flat-episodes", type=int, default=128,
+    parser.add_argument("--episodes", type=positive(int), default=64, help="episodes per terrain, half up and half down")
+    parser.add_argument("--flat-episodes", type=positive(int), default=128,
                         help="episodes per flat scenario: a 2-point margin needs many (at 32 one fall is 3.1 points)")
     parser.add_argument("--terrain-only", action="store_true", help="skip the fixed commands and flat scenarios")
     parser.add_argument("--only", help=f"comma-separated terrains of {', '.join(TERRAINS)} (default: all)")
@@ -86,8 +87,6 @@ def main() -> None:
     unknown = sorted(set(only or []) - set(TERRAINS))
     if unknown:
         parser.error(f"--only: unknown terrain(s) {', '.join(unknown)}; accepted: {', '.join(TERRAINS)}")
-    if args.flat_episodes < 1:
-        parser.error(f"--flat-episodes: need at least 1, got {args.flat_episodes}")
     if len(args.policy) > 1 and not args.terrain_only:
         parser.error("several policies give a terrain curve: add --terrain-only")
     for policy in args.policy:
@@ -115,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

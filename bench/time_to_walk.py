@@ -25,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from common.cli import positive, script  # noqa: E402
 from envs import task_config  # noqa: E402
 from envs.tracking import track_velocity  # noqa: E402
 from sim.policy import load_policy  # noqa: E402
@@ -73,23 +74,29 @@ def score(run_dir: Path, episodes: int, yaw_rmse: float | None = None) -> dict:
             "steps_to_walk": first["step"] if first else None}  # fmt: skip
 
 
+def seed_list(text: str) -> list[int]:
+    """--seeds: comma-separated integers."""
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers (e.g. 0,1,2)") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="comma-separated, e.g. 0,1,2")
     parser.add_argument("--out", type=Path, default=Path("bench_runs/time_to_walk") / time.strftime("%Y%m%d-%H%M%S"))
-    parser.add_argument("--episodes", type=int, default=128)
+    parser.add_argument("--episodes", type=positive(int), default=128)
     parser.add_argument("--check", nargs="+", type=Path, help="score these run directories instead of training")
     parser.add_argument("--yaw-rmse", type=float, help="also require this yaw-rate RMSE (the biped: 0.3)")
-    parser.add_argument("--every", type=int, default=EVERY, help="steps between checkpoints (default 1M)")
+    parser.add_argument("--every", type=positive(int), default=EVERY, help="steps between checkpoints (default 1M)")
     args, overrides = parser.parse_known_args()
-    if args.every <= 0:
-        parser.error(f"--every: steps between checkpoints must be > 0, got {args.every}")
     if args.check:
         runs = args.check
     else:
-        runs = [args.out / f"seed_{s}" for s in args.seeds.split(",")]
-        for seed, run_dir in zip(args.seeds.split(","), runs, strict=True):
-            train(int(seed), run_dir, overrides, args.every)
+        runs = [args.out / f"seed_{s}" for s in args.seeds]
+        for seed, run_dir in zip(args.seeds, runs, strict=True):
+            train(seed, run_dir, overrides, args.every)
     results = [score(r, args.episodes, args.yaw_rmse) for r in runs]
     times = [r["time_to_walk_s"] for r in results]
     for r in results:
@@ -108,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

@@ -26,6 +26,7 @@ import torch as th
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from common.cli import positive, script  # noqa: E402
 from tests.conftest import compose_train  # noqa: E402
 
 TASK = "LocoForge/QuadrupedFlat-v0"
@@ -169,7 +170,7 @@ def rsl_rl(steps: int, walk: bool, budget: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("steps", type=int, nargs="?", default=300_000)
+    parser.add_argument("steps", type=positive(int), nargs="?", default=300_000)
     parser.add_argument("--walk", action="store_true", help="rsl_rl: train until it walks (or 3x train.py's budget)")
     args = parser.parse_args()
     mine = ours(args.steps)
@@ -182,4 +183,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

@@ -7,6 +7,7 @@ its eval episodes, not on the trainer) and without a progress bar, each in a fre
 and the medians are compared. train.py keeps its TensorBoard logging and its callbacks. Target ≥ 0.95.
 """
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -17,6 +18,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from common.cli import positive  # noqa: E402
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
 
 
 def plain_sb3(experiment: str, steps: int, seed: int) -> float:
@@ -71,9 +76,13 @@ def main() -> None:
     if sys.argv[1:2] == ["--plain"]:
         print(plain_sb3(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
         return
-    experiment = sys.argv[1] if len(sys.argv) > 1 else "hopper_ppo"
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", nargs="?", default="hopper_ppo", choices=EXPERIMENTS,
+                        metavar="experiment", help=f"one of {', '.join(EXPERIMENTS)}")  # fmt: skip
+    parser.add_argument("steps", nargs="?", type=positive(int), default=20_000)
+    parser.add_argument("repeats", nargs="?", type=positive(int), default=3)
+    args = parser.parse_args()
+    experiment, steps, repeats = args.experiment, args.steps, args.repeats
     ours, theirs = [], []
     for i in range(repeats):
         ours.append(locoforge(experiment, steps, seed=i))

@@ -1,8 +1,10 @@
 """What the three root scripts share around Hydra: output paths checked before Hydra makes them, and one exit
-code for bad input (2), Hydra's own composition errors included (Hydra exits 1 on those)."""
+code for bad input (2), Hydra's own composition errors included (Hydra exits 1 on those). The bench scripts
+answer bad input the same way (`positive`, `script`)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,3 +40,28 @@ def run(hydra_main: Callable[[], None], one_is_an_answer: Callable[[], bool] = l
         if exit_.code == 1 and not one_is_an_answer():
             sys.exit(2)
         raise
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` that is > 0 (steps, envs, seconds, episodes)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {'an integer' if kind is int else 'a number'}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be > 0")
+        return value
+
+    return parse
+
+
+def script(main: Callable[[], None], errors: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)) -> None:
+    """Run a bench script's main: bad input it finds after parsing (a path that is not a policy) is one line on
+    stderr and exit 2, as the root scripts answer it, not a traceback."""
+    try:
+        main()
+    except errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
