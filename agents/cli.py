@@ -9,8 +9,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from agents.config import register
-from common.cli import error_line, run
+from agents.config import TrainConfig, register
+from common.cli import error_line, run, term_groups
 from common.io import keep_file_size_errors
 from configs import ROOT as CONFIGS
 from envs.presets import register as register_task
@@ -20,7 +20,7 @@ register_task()
 
 
 def main() -> None:
-    run(_main)
+    run(_main, groups=term_groups(TrainConfig))
 
 
 def _sweep(cfg: DictConfig, out: Path) -> None:

@@ -5,7 +5,9 @@ answer bad input the same way (`positive`, `script`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +32,13 @@ def error_line(err: Exception, where: Path) -> str | None:
     return str(err)
 
 
-def run(hydra_main: Callable[[], None], one_is_an_answer: Callable[[], bool] = lambda: False) -> None:
+def run(hydra_main: Callable[[], None], one_is_an_answer: Callable[[], bool] = lambda: False,
+        groups: list[str] = ()) -> None:  # fmt: skip
     """Call a @hydra.main function; Hydra's exit 1 (a config it could not compose) becomes 2, unless the job
-    itself answered 1 (a failed gate, a rejected artifact)."""
+    itself answered 1 (a failed gate, a rejected artifact). New entries of `groups` (term_groups) may be
+    added by their own dotted key (as_merge)."""
     refuse_file_outputs(sys.argv[1:])
+    sys.argv[1:] = as_merge(sys.argv[1:], list(groups))
     try:
         hydra_main()
     except SystemExit as exit_:
@@ -65,3 +70,52 @@ def script(main: Callable[[], None], errors: tuple[type[BaseException], ...] = (
     except errors as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def term_groups(schema: type, prefix: str = "") -> list[str]:
+    """Dotted paths of a structured config's dicts of structured configs (env.rewards, suite.scenarios, ...):
+    the groups where a new entry must come in as a merge (`+env.rewards={name:{...}}`), as OmegaConf
+    refuses a plain dict assigned to a new key there."""
+    paths = []
+    for f in dataclasses.fields(schema):
+        hint = typing.get_type_hints(schema)[f.name]
+        if typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+            paths.append(prefix + f.name)
+        elif dataclasses.is_dataclass(hint):
+            paths.extend(term_groups(hint, f"{prefix}{f.name}."))
+    return paths
+
+
+def as_merge(argv: list[str], groups: list[str]) -> list[str]:
+    """`+env.curriculum.push_schedule={params:{...}}` (or `+...push_schedule.params.at_steps=6`) in the group
+    form Hydra can add: `+env.curriculum={push_schedule:{params:{...}}}`, which merges into the group. Other
+    arguments, and values a sweep lists (`a,b`), are left as written."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        group = next((g for g in groups if key.startswith(f"+{g}.")), None) if not key.startswith("++") else None
+        if group is None or not sep or _top_level_comma(value):
+            out.append(arg)
+            continue
+        nested = value
+        for name in reversed(key[len(group) + 2 :].split(".")):
+            nested = f"{{{name}:{nested}}}"
+        out.append(f"+{group}={nested}")
+    return out
+
+
+def _top_level_comma(value: str) -> bool:
+    """Whether a Hydra override value is a sweep's list (a comma outside brackets, braces and quotes)."""
+    depth, quote = 0, ""
+    for ch in value:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return True
+    return False

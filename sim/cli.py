@@ -17,11 +17,11 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from common.cli import error_line, run  # noqa: E402
+from common.cli import error_line, run, term_groups  # noqa: E402
 from common.io import keep_file_size_errors  # noqa: E402
 from configs import ROOT as CONFIGS  # noqa: E402
 from onboard.runtime import BundleError  # noqa: E402
-from sim.config import register  # noqa: E402
+from sim.config import ValidateConfig, register  # noqa: E402
 
 register()
 _gates_failed = False
@@ -49,7 +49,7 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run(_main, lambda: _gates_failed)  # 1 is the answer "a gate failed"
+    run(_main, lambda: _gates_failed, term_groups(ValidateConfig))  # 1 is the answer "a gate failed"
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="play")

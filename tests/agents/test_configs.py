@@ -75,3 +75,27 @@ def test_event_command_and_curriculum_terms_are_overrides():
     assert task.env.curriculum["terrain_levels"].params["promote_share"] == 0.6
     assert list(train_config("randomization=none").env.events) == ["reset_pose"]
     assert train_config("randomization=none").env.obs_noise_scale == 0.0
+
+
+def test_a_new_term_comes_in_by_its_own_dotted_key():
+    """`+env.curriculum.push_schedule.params.at_steps=...` adds a term to a group of typed terms (OmegaConf alone
+    refuses a plain dict there): the root scripts rewrite it as a merge into the group, which keeps its terms."""
+    from agents.config import TrainConfig
+    from common.cli import as_merge, term_groups
+
+    groups = term_groups(TrainConfig)
+    assert {"env.rewards", "env.events", "env.curriculum", "env.observations"} <= set(groups)
+    argv = ["env=quadruped_rough", "+env.curriculum.push_schedule.params.at_steps=6_000_000",
+            "+env.curriculum.push_schedule.params.interval_s=[3.0,6.0]", "+env.rewards.feet_slip={weight:-0.1}",
+            "+env.events.push.params.spare_descents=true"]  # fmt: skip
+    with pytest.raises(Exception, match="Error merging override .env.curriculum.push_schedule"):
+        train_config(*argv[:2])  # what Hydra answers the dotted key without the rewrite
+    cfg = train_config(*as_merge(argv, groups))
+    validate(cfg)
+    assert cfg.env.curriculum.push_schedule.params == {"at_steps": 6_000_000, "interval_s": [3.0, 6.0]}
+    assert cfg.env.curriculum.terrain_levels.params.promote_share == 0.5  # the preset's term stays
+    assert cfg.env.rewards.feet_slip.weight == -0.1 and cfg.env.rewards.feet_clearance.weight == -20.0
+    assert cfg.env.events.push.params == {"velocity": 0.5, "spare_descents": True}
+    # a sweep's list, a '++' and a plain override are Hydra's to read as written
+    kept = ["+env.rewards.feet_slip.weight=-0.1,-0.2", "++env.rewards.feet_slip.weight=1", "env.rewards.x=1", "seed=3"]
+    assert as_merge(kept, groups) == kept

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import REPO, run_script, train_in_process
 
@@ -74,8 +75,12 @@ def test_train_py_smoke(tmp_path):
     run_dir = tmp_path / "quad"
     result = run_script("train.py", "total_timesteps=2048", "num_envs=32", "algo.hyperparams.batch_size=256", "eval_every=1024",
                         "eval_episodes=4", "eval_envs=4", "env.sim.episode_length_s=2.0", "checkpoint_every=1024",
-                        "walk_check_episodes=4", "progress=false", f"hydra.run.dir={run_dir}", check=True)  # fmt: skip
+                        "walk_check_episodes=4", "progress=false", f"hydra.run.dir={run_dir}",
+                        "+env.curriculum.push_schedule.params.at_steps=1024", "+env.curriculum.push_schedule.params.velocity=1.0",
+                        check=True)  # fmt: skip
     run = read_run(run_dir)
+    resolved = OmegaConf.load(run_dir / "config.yaml").env.curriculum  # a new term by its dotted key (common.cli.as_merge)
+    assert resolved.push_schedule.params == {"at_steps": 1024, "velocity": 1.0} and "terrain_levels" in resolved
     assert run["env"] == "LocoForge/QuadrupedFlat-v0" and run["steps_done"] >= 2048 and run["physics_resets"] == 0
     assert run["choices"]["randomization"] == "standard" and f"steps: {run['steps_done']}" in result.stdout
     assert (run_dir / "vecnormalize.pkl").is_file()
