@@ -77,3 +77,18 @@ def test_terrain_walk_curve_over_policies():
     assert bad.returncode == 2 and "--only: unknown terrain(s) stairs_20cm; accepted: slopes_20deg" in bad.stderr
     few = run_script("bench/terrain_walk.py", str(WALKER), "--flat-episodes", "0")
     assert few.returncode == 2 and "argument --flat-episodes: 0: must be > 0" in few.stderr
+
+
+def test_flat_margin_verdict_states_its_noise():
+    """bench/terrain_walk.py's flat margin: the difference of two fall shares with its 95 % interval; a verdict whose
+    line lies inside the interval says so (128 episodes cannot resolve a 2-point margin near 8 %; 1024 nearly can)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("terrain_walk", REPO / "bench" / "terrain_walk.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    half, verdict = bench.margin_verdict(0.086, 0.062, 128)
+    assert verdict == "NOT MET (within noise)" and half == pytest.approx(1.96 * ((0.086 * 0.914 + 0.062 * 0.938) / 128) ** 0.5)
+    assert bench.margin_verdict(0.095, 0.085, 1024)[1] == "MET (within noise)"
+    assert bench.margin_verdict(0.213, 0.085, 1024)[1] == "NOT MET"  # 12.8 points over, interval ±3.0
+    assert bench.margin_verdict(0.0, 0.0, 128) == (pytest.approx(1.96 * (2 / 128**3) ** 0.5), "MET")
