@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -89,12 +90,12 @@ def term_groups(schema: type, prefix: str = "") -> list[str]:
 def as_merge(argv: list[str], groups: list[str]) -> list[str]:
     """`+env.curriculum.push_schedule={params:{...}}` (or `+...push_schedule.params.at_steps=6`) in the group
     form Hydra can add: `+env.curriculum={push_schedule:{params:{...}}}`, which merges into the group. Other
-    arguments, and values a sweep lists (`a,b`), are left as written."""
+    arguments, and the values of a sweep (`a,b`, `choice(a,b)`, `range(1,4)`), are left as written."""
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
         group = next((g for g in groups if key.startswith(f"+{g}.")), None) if not key.startswith("++") else None
-        if group is None or not sep or _top_level_comma(value):
+        if group is None or not sep or _top_level_comma(value) or re.match(r"\w+\(", value):
             out.append(arg)
             continue
         nested = value

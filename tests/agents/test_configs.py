@@ -97,5 +97,6 @@ def test_a_new_term_comes_in_by_its_own_dotted_key():
     assert cfg.env.rewards.feet_slip.weight == -0.1 and cfg.env.rewards.feet_clearance.weight == -20.0
     assert cfg.env.events.push.params == {"velocity": 0.5, "spare_descents": True}
     # a sweep's list, a '++' and a plain override are Hydra's to read as written
-    kept = ["+env.rewards.feet_slip.weight=-0.1,-0.2", "++env.rewards.feet_slip.weight=1", "env.rewards.x=1", "seed=3"]
+    kept = ["+env.rewards.feet_slip.weight=-0.1,-0.2", "+env.rewards.feet_slip.weight=choice(-0.1,-0.2)",
+            "++env.rewards.feet_slip.weight=1", "env.rewards.x=1", "seed=3"]
     assert as_merge(kept, groups) == kept
