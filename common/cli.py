@@ -77,9 +77,9 @@ def term_groups(schema: type, prefix: str = "") -> list[str]:
     """Dotted paths of a structured config's dicts of structured configs (env.rewards, suite.scenarios, ...):
     the groups where a new entry must come in as a merge (`+env.rewards={name:{...}}`), as OmegaConf
     refuses a plain dict assigned to a new key there."""
-    paths = []
+    paths, hints = [], typing.get_type_hints(schema)
     for f in dataclasses.fields(schema):
-        hint = typing.get_type_hints(schema)[f.name]
+        hint = hints[f.name]
         if typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
             paths.append(prefix + f.name)
         elif dataclasses.is_dataclass(hint):
