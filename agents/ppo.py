@@ -3,6 +3,8 @@
 Three changes to SB3's class, each measured (issues 9 and 12, bench/profile_train.py):
 - `desired_kl`: the learning rate follows the policy's measured KL divergence per minibatch, as rsl_rl
   does for legged robots (÷1.5 above 2×desired, ×1.5 below desired/2); it replaces the schedule.
+  `desired_kl_schedule` ([[step, kl], ...]) changes that target from a training step on: the terrain fine-tune
+  turns gentler once it has learned to go down (issue 13).
 - `symmetry_coef`: adds coef × the squared distance between the policy's mean action in the left-right mirror
   of each state and the mirror of its mean action there (the mirror loss of Yu et al. 2018, as rsl_rl's
   symmetry option does), so a biped turns and steps to both sides alike. The maps come from the task
@@ -25,14 +27,36 @@ from torch.nn import functional as F
 LR_BOUNDS = (1e-5, 1e-2)
 
 
+def kl_schedule(desired_kl: float | None, schedule: Any) -> list[tuple[int, float]]:
+    """[[step, kl], ...] checked and as (int, float) pairs: steps ascending and >= 0, each kl > 0, and desired_kl set
+    (the target before the first step)."""
+    if not schedule:
+        return []
+    where = "desired_kl_schedule"
+    if desired_kl is None:
+        raise ValueError(f"{where} needs desired_kl (the target before its first step)")
+    pairs = []
+    for entry in schedule:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise ValueError(f"{where}: each entry is [step, kl], got {entry!r}")
+        step, value = entry
+        if not (float(step) >= 0 and float(step) == int(step)) or not float(value) > 0:
+            raise ValueError(f"{where}: need an integer step >= 0 and kl > 0, got [{step}, {value}]")
+        pairs.append((int(step), float(value)))
+    if any(b[0] <= a[0] for a, b in zip(pairs, pairs[1:])):
+        raise ValueError(f"{where}: steps must ascend, got {[p[0] for p in pairs]}")
+    return pairs
+
+
 class PPO(SB3PPO):
     """SB3 PPO; `desired_kl` (e.g. 0.01) turns on the KL-adaptive learning rate, `symmetry_coef` (with the
     task's `mirror`) the mirror loss."""
 
     def __init__(self, *args: Any, desired_kl: float | None = None, symmetry_coef: float = 0.0, mirror: Any = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+                 desired_kl_schedule: list[list[float]] | None = None, **kwargs: Any) -> None:  # fmt: skip
         if desired_kl is not None and not desired_kl > 0:
             raise ValueError(f"desired_kl must be > 0 (or null for SB3's schedule), got {desired_kl}")
+        self.desired_kl_schedule = kl_schedule(desired_kl, desired_kl_schedule)
         if not symmetry_coef >= 0:
             raise ValueError(f"symmetry_coef must be >= 0 (0: no symmetry loss), got {symmetry_coef}")
         self.desired_kl, self.symmetry_coef, self.mirror = desired_kl, float(symmetry_coef), mirror
@@ -54,6 +78,14 @@ class PPO(SB3PPO):
         if self.desired_kl is None and not self.symmetry_coef:
             return super().train()
         self._train_own()
+
+    def current_desired_kl(self) -> float | None:
+        """The KL target at this training step: desired_kl, or the last scheduled value whose step is reached."""
+        target = self.desired_kl
+        for step, value in self.desired_kl_schedule:
+            if self.num_timesteps >= step:
+                target = value
+        return target
 
     def _set_lr(self, lr: float) -> None:
         self.adaptive_lr = float(np.clip(lr, *LR_BOUNDS))
@@ -89,7 +121,8 @@ class PPO(SB3PPO):
         """The clipped-surrogate update with the learning rate adapted after each minibatch's KL (desired_kl)
         or from SB3's schedule, and the mirror loss (symmetry_coef)."""
         self.policy.set_training_mode(True)
-        if self.desired_kl is not None:
+        desired_kl = self.current_desired_kl()
+        if desired_kl is not None:
             self._set_lr(self.adaptive_lr if self.adaptive_lr is not None else self.lr_schedule(1.0))
         else:
             self._update_learning_rate(self.policy.optimizer)
@@ -138,10 +171,10 @@ class PPO(SB3PPO):
                 stats["value_loss"].append(value_loss.item())
                 stats["entropy_loss"].append(entropy_loss.item())
                 stats["approx_kl"].append(kl)
-                if self.desired_kl is not None:
-                    if kl > 2.0 * self.desired_kl:
+                if desired_kl is not None:
+                    if kl > 2.0 * desired_kl:
                         self._set_lr(self.adaptive_lr / 1.5)
-                    elif 0.0 < kl < 0.5 * self.desired_kl:
+                    elif 0.0 < kl < 0.5 * desired_kl:
                         self._set_lr(self.adaptive_lr * 1.5)
             self._n_updates += 1
             if stop:
@@ -154,5 +187,7 @@ class PPO(SB3PPO):
             "train/explained_variance", explained_variance(buffer.values.flatten(), buffer.returns.flatten())
         )
         self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
+        if desired_kl is not None:
+            self.logger.record("train/desired_kl", desired_kl)
         self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")

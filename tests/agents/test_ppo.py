@@ -40,6 +40,34 @@ def test_the_learning_rate_grows_while_kl_is_small_and_shrinks_while_it_is_large
     assert still.adaptive_lr is None and still.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
 
 
+def test_the_kl_target_changes_at_its_scheduled_step():
+    # desired 1e3 for the first rollout (64 steps: the rate grows), 1e-12 from step 128 on (it shrinks)
+    m = model(desired_kl=1e3, lr=1e-4, desired_kl_schedule=[[128, 1e-12]])
+    m.learn(64)
+    grown = m.adaptive_lr
+    assert grown > 1e-4 and m.logger.name_to_value["train/desired_kl"] == 1e3
+    m.learn(64, reset_num_timesteps=False)  # this rollout ends at step 128
+    assert m.adaptive_lr < grown / 1.5**6 and m.logger.name_to_value["train/desired_kl"] == 1e-12
+    targets = []
+    for step in (0, 127, 128, 10**9):
+        m.num_timesteps = step
+        targets.append(m.current_desired_kl())
+    assert targets == [1e3, 1e3, 1e-12, 1e-12]
+
+
+@pytest.mark.parametrize(("schedule", "error"), [
+    ("[[100,0.01]]", "desired_kl_schedule needs desired_kl (the target before its first step)"),
+    ("[[100,0.01],[50,0.02]]", "desired_kl_schedule: steps must ascend, got [100, 50]"),
+    ("[[100,-0.01]]", "desired_kl_schedule: need an integer step >= 0 and kl > 0, got [100, -0.01]"),
+    ("[100,0.01]", "desired_kl_schedule: each entry is [step, kl], got 100"),
+])  # fmt: skip
+def test_a_bad_kl_schedule_is_refused_in_one_line(tmp_path, schedule, error):
+    kl = () if "needs" in error else ("+algo.hyperparams.desired_kl=0.02",)
+    answer = start_training(tmp_path / "run", *TINY_QUAD, *kl, f"+algo.hyperparams.desired_kl_schedule={schedule}")
+    assert answer == f"error: algo.hyperparams: {error}"
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_adaptive_update_learns_and_logs_what_sb3_logs():
     m = model(desired_kl=0.01)
     before = [p.detach().clone() for p in m.policy.parameters()]
