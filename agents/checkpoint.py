@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from common.io import sha256_file
 
 PREFIX = "step_"
+CURRICULUM = "curriculum.pkl"
 
 
 class CheckpointError(RuntimeError):
@@ -35,6 +36,26 @@ def env_rng(env: VecEnv | None) -> np.random.Generator | None:
     except AttributeError:
         return None
     return rng if isinstance(rng, np.random.Generator) else None
+
+
+def env_curriculum(env: VecEnv | None) -> Any:
+    """The batched task's curriculum manager (terrain levels, push speed), or None for other envs."""
+    if env is None:
+        return None
+    try:
+        manager = env.get_attr("curriculum", [0])[0]
+    except AttributeError:
+        return None
+    return manager if hasattr(manager, "load_state") else None
+
+
+def load_curriculum(path: Path, env: VecEnv) -> None:
+    """Put the task's curriculum back as a checkpoint saved it (before the env's reset places the robots); a
+    checkpoint written before curricula were saved has no file, and the curriculum starts afresh."""
+    manager = env_curriculum(env)
+    if manager is not None and (path / CURRICULUM).is_file():
+        with open(path / CURRICULUM, "rb") as f:
+            manager.load_state(pickle.load(f))
 
 
 def rng_state(env: VecEnv | None = None) -> dict[str, Any]:
@@ -73,6 +94,10 @@ def save(
         model.save_replay_buffer(tmp / "replay_buffer.pkl")
     with open(tmp / "rng.pkl", "wb") as f:
         pickle.dump(rng_state(model.get_env()), f)
+    manager = env_curriculum(model.get_env())
+    if manager is not None:
+        with open(tmp / CURRICULUM, "wb") as f:
+            pickle.dump(manager.state(), f)
     files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
     (tmp / "meta.json").write_text(json.dumps({"step": step, "files": files}, indent=2))
     os.replace(tmp, final)

@@ -233,7 +233,12 @@ def _load_checkpoint(cfg: DictConfig, ckpt: Path, env: VecEnv, device: str, run_
         model.mirror = algos.task_mirror(env)
     if cfg.save_replay_buffer and (ckpt / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ckpt / "replay_buffer.pkl")
-    # SB3 resets a loaded model's env when learning starts: reset here instead, then continue the random streams
+    # SB3 resets a loaded model's env when learning starts: reset here instead (the robots on their saved terrain
+    # levels), then continue the random streams
+    try:
+        checkpoint.load_curriculum(ckpt, env)
+    except ValueError as err:
+        raise ConfigError(f"resume: {err}") from None
     model._last_obs = env.reset()
     model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
     with open(ckpt / "rng.pkl", "rb") as f:

@@ -245,3 +245,14 @@ class CurriculumManager(_Terms):
     def log(self) -> dict[str, float]:
         """The scalar state of the terms that report one (the push speed and its fall share), for the training log."""
         return {k: float(v) for term in self.terms.values() if hasattr(term, "log") for k, v in term.log().items()}
+
+    def state(self) -> dict[str, Any]:
+        """What the terms have learned about the robots (terrain levels, the grown push speed), for a checkpoint:
+        a resumed run goes on from there instead of the easiest row and the gentlest kick."""
+        return {name: term.state() for name, term in self.terms.items() if hasattr(term, "state")}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore state(); terms the checkpoint does not name keep their start."""
+        for name, term in self.terms.items():
+            if name in state and hasattr(term, "load_state"):
+                term.load_state(state[name])

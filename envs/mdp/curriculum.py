@@ -45,6 +45,18 @@ class TerrainLevels:
                                          task.rng, self.promote_share, self.demote_ratio)  # fmt: skip
         task.origins[ids] = terrain.tile_origin(task.levels[ids], task.cols[ids])
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {"levels": self.task.levels.copy()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Put each robot back on its level; a checkpoint of another number of environments is refused."""
+        levels, task = np.asarray(state["levels"]), self.task
+        if levels.shape != task.levels.shape:
+            raise ValueError(f"env.curriculum.terrain_levels: the checkpoint has levels for {levels.size} "
+                             f"environments, this run has {task.num_envs}")  # fmt: skip
+        task.levels[:] = np.clip(levels, 0, task.terrain.n_levels - 1)
+        task.origins[:] = task.terrain.tile_origin(task.levels, task.cols)
+
 
 class PushVelocity:
     """Raises the push event's kick speed a step at a time while robots rarely fall, and lowers it when they
@@ -71,6 +83,14 @@ class PushVelocity:
     def log(self) -> dict[str, float]:
         """The kick speed now (m/s) and the fall share it was last decided on, for the training log."""
         return {"push_velocity": self.push.velocity, "push_fall_share": self.fall_share}
+
+    def state(self) -> dict[str, float]:
+        return {"velocity": self.push.velocity, "episodes": self.episodes, "falls": self.falls,
+                "fall_share": self.fall_share}  # fmt: skip
+
+    def load_state(self, state: dict[str, float]) -> None:
+        self.push.velocity = float(state["velocity"])
+        self.episodes, self.falls, self.fall_share = int(state["episodes"]), int(state["falls"]), state["fall_share"]
 
     def __call__(self, ids: np.ndarray) -> None:
         task = self.task

@@ -172,3 +172,33 @@ def test_slurm_launcher_config_composes():
         "train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True
     ).hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher") and launcher.timeout_min == 240 and launcher.partition == "gpu"
+
+
+def test_a_resumed_run_puts_robots_back_on_their_terrain_levels_at_their_push_speed(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from agents.checkpoint import env_curriculum
+    from agents.trainer import _load_checkpoint, _normalize, make_env
+    from tests.conftest import TINY_QUAD, compose_train
+
+    # 10-step episodes: robots finish many, so the curriculum moves them between levels and grows the kicks
+    args = (*TINY_QUAD, "terrain=rough", "terrain.start_level=5", "env.sim.episode_length_s=0.2", "checkpoint_every=768",
+            "+env.curriculum={push_velocity:{params:{end:2.0,window:8}}}")  # fmt: skip
+    run = train_in_process(tmp_path / "run", *args)
+    ckpt = sorted((run / "checkpoints").glob("step_*"))[-1]
+    with open(ckpt / "curriculum.pkl", "rb") as f:
+        saved = pickle.load(f)
+    levels, speed = saved["terrain_levels"]["levels"], saved["push_velocity"]["velocity"]
+    assert levels.shape == (32,) and len(set(levels.tolist())) > 1, levels
+    cfg = compose_train(*args)
+    env = _normalize(cfg, make_env(cfg, cfg.num_envs, cfg.seed), training=True)
+    task, push = env.unwrapped.task, env_curriculum(env).terms["push_velocity"].push
+    assert (task.levels == 5).all() and speed > push.velocity  # a fresh task starts at the start level, gently
+    _, env = _load_checkpoint(cfg, ckpt, env, "cpu", run)
+    np.testing.assert_array_equal(task.levels, levels)
+    assert push.velocity == speed
+    # the reset after loading spawned each robot on the tile of its level
+    offset = np.abs(task.qpos[:, :2] - task.terrain.tile_origin(levels, task.cols))
+    assert offset.max() <= task.terrain.tile / 2, offset.max()
