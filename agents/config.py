@@ -98,6 +98,9 @@ class TrainConfig:
     """Show a progress bar with steps/s and ETA."""
     sweep: SweepConfig | None = None
     """A hyperparameter search instead of one training (`+sweep=quadruped_ppo`; agents/tune.py)."""
+    requires: dict[str, str] = field(default_factory=dict)
+    """Keys a preset needs the user to give, each with a hint (a second stage needs init_from); a start without one
+    is refused."""
 
 
 def register() -> None:

@@ -60,6 +60,9 @@ def validate(cfg: DictConfig) -> None:
     if cfg.env.kind == "gym" and cfg.env.id not in gym.registry:
         mujoco_ids = sorted(k for k in gym.registry if k.endswith("-v5"))
         raise ConfigError(f"env.id: '{cfg.env.id}' is not a registered Gymnasium id; e.g. {', '.join(mujoco_ids[:8])}")
+    for key, hint in cfg.requires.items():
+        if OmegaConf.select(cfg, key) in (None, ""):
+            raise ConfigError(f"{key}: this configuration needs it: {hint}")
     if cfg.vec_env not in ("dummy", "subproc"):
         raise ConfigError(f"vec_env: unknown '{cfg.vec_env}'; accepted: dummy, subproc")
     if cfg.init_from:

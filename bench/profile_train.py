@@ -2,6 +2,7 @@
 inference during rollouts, the rollout buffer (and GAE), the PPO update, and the rest (callbacks, SB3 glue).
 
     python bench/profile_train.py [steps_per_config] [num_envs ...]     (default: 300000 steps at 256 and 512)
+    python bench/profile_train.py 200000 256 --override env=quadruped_rough     (any train.py override, repeatable)
 
 Each part is timed by wrapping the one function that does it, in one run of train.py's own setup (config
 composed as train.py composes it, evaluation and checkpoints off); shares are of the learn() wall time.
@@ -39,7 +40,7 @@ def timed(cls: type, name: str, part: str) -> None:
     setattr(owner, name, wrapper)
 
 
-def profile(num_envs: int, steps: int) -> dict[str, float]:
+def profile(num_envs: int, steps: int, overrides: tuple[str, ...] = ()) -> dict[str, float]:
     import torch as th
     from omegaconf import OmegaConf
     from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
@@ -51,7 +52,7 @@ def profile(num_envs: int, steps: int) -> dict[str, float]:
     from envs.task import LocomotionTask
     from tests.conftest import compose_train
 
-    cfg = compose_train(f"num_envs={num_envs}", "eval_every=0", "checkpoint_every=0", "progress=false")
+    cfg = compose_train(*overrides, f"num_envs={num_envs}", "eval_every=0", "checkpoint_every=0", "progress=false")
     th.set_num_threads(th.get_num_threads() or 1)
     env = _normalize(cfg, make_env(cfg, cfg.num_envs, cfg.seed), training=True)
     model = algos.make_model(OmegaConf.to_object(cfg.algo), env, cfg.seed, "cpu", None)
@@ -90,9 +91,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("steps", nargs="?", type=positive(int), default=300_000, help="per configuration")
     parser.add_argument("num_envs", nargs="*", type=positive(int), default=[256, 512])
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a train.py override (e.g. env=quadruped_rough); repeatable")
     args = parser.parse_args()
     for num_envs in args.num_envs:
-        profile(num_envs, args.steps)
+        profile(num_envs, args.steps, tuple(args.override))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ def train_config(*overrides: str):
         return compose("train", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("experiment", presets.available("experiment"))
+GYM_EXPERIMENTS = [name for name in presets.available("experiment") if not name.startswith("quadruped_")]
+
+
+@pytest.mark.parametrize("experiment", GYM_EXPERIMENTS)
 def test_every_experiment_preset_composes_and_validates(experiment):
     cfg = train_config(f"+experiment={experiment}")
     validate(cfg)
@@ -100,3 +103,23 @@ def test_a_new_term_comes_in_by_its_own_dotted_key():
     kept = ["+env.rewards.feet_slip.weight=-0.1,-0.2", "+env.rewards.feet_slip.weight=choice(-0.1,-0.2)",
             "++env.rewards.feet_slip.weight=1", "env.rewards.x=1", "seed=3"]
     assert as_merge(kept, groups) == kept
+
+
+def test_the_terrain_second_stage_is_the_documented_command_and_needs_its_first_stage(tmp_path):
+    """+experiment=quadruped_rough_stage2 composes to the command its README figures were measured with, and a
+    start without init_from (which would train 8M steps from scratch) is refused before anything is written."""
+    from omegaconf import OmegaConf
+
+    from tests.conftest import start_training
+
+    stage2 = train_config("+experiment=quadruped_rough_stage2", "init_from=outputs/rough")
+    measured = train_config("env=quadruped_rough", "init_from=outputs/rough", "total_timesteps=8_000_000",
+                            "keep_checkpoints=0", "+algo.hyperparams.desired_kl_schedule=[[6000000,0.01]]",
+                            "+env.curriculum={push_schedule:{params:{at_steps:6000000,velocity:1.0,interval_s:[3.0,6.0]}}}")  # fmt: skip
+    assert OmegaConf.to_container(stage2.env) == OmegaConf.to_container(measured.env)
+    assert OmegaConf.to_container(stage2.algo) == OmegaConf.to_container(measured.algo)
+    assert (stage2.total_timesteps, stage2.keep_checkpoints, stage2.init_from) == (8_000_000, 0, "outputs/rough")
+    answer = start_training(tmp_path / "run", "+experiment=quadruped_rough_stage2", "num_envs=4")
+    assert answer == ("error: init_from: this configuration needs it: give the env=quadruped_rough run to continue, "
+                      "e.g. init_from=outputs/rough")  # fmt: skip
+    assert not (tmp_path / "run").exists()
