@@ -109,10 +109,13 @@ class PPO(SB3PPO):
             b = (mean @ m.T - mean) / std
             maps[key] = (th.as_tensor(w, dtype=th.float32), th.as_tensor(b, dtype=th.float32))
         clip = norm.clip_obs if stats is not None else np.inf
+        # the loss reads only the actor: an asymmetric policy's critic input (a height scan) is left unmirrored
+        actor_key = getattr(self.policy.pi_features_extractor, "key", None)
 
         def mirror_obs(obs: Any) -> Any:
             if isinstance(obs, dict):
-                return {k: th.clamp(v @ maps[k][0] + maps[k][1], -clip, clip) for k, v in obs.items()}
+                return {k: th.clamp(v @ maps[k][0] + maps[k][1], -clip, clip) for k, v in obs.items()
+                        if actor_key is None or k == actor_key}  # fmt: skip
             return th.clamp(obs @ maps[""][0] + maps[""][1], -clip, clip)
 
         return mirror_obs, th.as_tensor(self.mirror.action.T, dtype=th.float32)

@@ -136,6 +136,19 @@ def test_the_mirror_of_normalized_observations_is_the_normalized_mirror():
         np.testing.assert_allclose(got[key].numpy(), want[key], atol=1e-4, err_msg=key)
 
 
+def test_an_asymmetric_policy_mirrors_only_what_its_actor_reads():
+    from agents.policies import AsymmetricActorCriticPolicy
+
+    venv = VecNormalize(envs.make_vec("LocoForge/BipedFlat-v0", num_envs=8, seed=0, nthread=2, randomization="none"))
+    m = PPO(AsymmetricActorCriticPolicy, venv, n_steps=16, batch_size=64, symmetry_coef=1.0, mirror=task_mirror(venv),
+            policy_kwargs={"net_arch": [32]})  # fmt: skip
+    mirror_obs, _ = m._mirror_fns()
+    got = mirror_obs({k: th.ones(3, space.shape[0]) for k, space in venv.observation_space.spaces.items()})
+    assert set(got) == {"policy"} and got["policy"].shape == (3, venv.observation_space["policy"].shape[0])
+    m.learn(128)  # the loss runs on the actor's key alone
+    assert np.isfinite(m.logger.name_to_value["train/symmetry_loss"])
+
+
 def test_the_symmetry_loss_makes_the_policy_answer_mirrored_states_with_mirrored_actions():
     plain, symmetric = symmetric_model(0.0), symmetric_model(20.0)
     plain.learn(512)
