@@ -40,7 +40,11 @@ def kl_schedule(desired_kl: float | None, schedule: Any) -> list[tuple[int, floa
         if not isinstance(entry, (list, tuple)) or len(entry) != 2:
             raise ValueError(f"{where}: each entry is [step, kl], got {entry!r}")
         step, value = entry
-        if not (float(step) >= 0 and float(step) == int(step)) or not float(value) > 0:
+        try:
+            valid = float(step) >= 0 and float(step).is_integer() and float(value) > 0
+        except (TypeError, ValueError):  # a string or a list where a number belongs
+            valid = False
+        if not valid:
             raise ValueError(f"{where}: need an integer step >= 0 and kl > 0, got [{step}, {value}]")
         pairs.append((int(step), float(value)))
     if any(b[0] <= a[0] for a, b in zip(pairs, pairs[1:])):

@@ -60,6 +60,8 @@ def test_the_kl_target_changes_at_its_scheduled_step():
     ("[[100,0.01],[50,0.02]]", "desired_kl_schedule: steps must ascend, got [100, 50]"),
     ("[[100,-0.01]]", "desired_kl_schedule: need an integer step >= 0 and kl > 0, got [100, -0.01]"),
     ("[100,0.01]", "desired_kl_schedule: each entry is [step, kl], got 100"),
+    ("[[inf,0.01]]", "desired_kl_schedule: need an integer step >= 0 and kl > 0, got [inf, 0.01]"),
+    ("[[100,abc]]", "desired_kl_schedule: need an integer step >= 0 and kl > 0, got [100, abc]"),
 ])  # fmt: skip
 def test_a_bad_kl_schedule_is_refused_in_one_line(tmp_path, schedule, error):
     kl = () if "needs" in error else ("+algo.hyperparams.desired_kl=0.02",)
