@@ -27,25 +27,25 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be trusted or used."""
 
 
-def env_rng(env: VecEnv | None) -> np.random.Generator | None:
-    """The batched task's random stream (commands, randomization, noise, spawn), or None for other envs."""
+def task_attr(env: VecEnv | None, name: str) -> Any:
+    """An attribute of the batched task under an env's wrappers, or None for other envs (Gymnasium's)."""
     if env is None:
         return None
     try:
-        rng = env.get_attr("rng", [0])[0]
+        return env.get_attr(name, [0])[0]
     except AttributeError:
         return None
+
+
+def env_rng(env: VecEnv | None) -> np.random.Generator | None:
+    """The batched task's random stream (commands, randomization, noise, spawn), or None for other envs."""
+    rng = task_attr(env, "rng")
     return rng if isinstance(rng, np.random.Generator) else None
 
 
 def env_curriculum(env: VecEnv | None) -> Any:
     """The batched task's curriculum manager (terrain levels, push speed), or None for other envs."""
-    if env is None:
-        return None
-    try:
-        manager = env.get_attr("curriculum", [0])[0]
-    except AttributeError:
-        return None
+    manager = task_attr(env, "curriculum")
     return manager if hasattr(manager, "load_state") else None
 
 
