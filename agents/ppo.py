@@ -103,8 +103,12 @@ class PPO(SB3PPO):
             raise ValueError("symmetry_coef > 0 needs the task's mirror (LocomotionTask.mirror); none was given")
         norm = self.get_vec_normalize_env()
         stats = norm.obs_rms if norm is not None and norm.norm_obs else None
+        # the loss reads only the actor: an asymmetric policy's critic input (a height scan) is left unmirrored
+        actor_key = getattr(self.policy.pi_features_extractor, "key", None)
         maps = {}
         for key, m in self.mirror.obs.items():
+            if actor_key is not None and key != actor_key:
+                continue
             rms = stats[key] if isinstance(stats, dict) else stats
             std = np.sqrt(rms.var + norm.epsilon) if rms is not None else np.ones(len(m))
             mean = rms.mean if rms is not None else np.zeros(len(m))
@@ -113,13 +117,10 @@ class PPO(SB3PPO):
             b = (mean @ m.T - mean) / std
             maps[key] = (th.as_tensor(w, dtype=th.float32), th.as_tensor(b, dtype=th.float32))
         clip = norm.clip_obs if stats is not None else np.inf
-        # the loss reads only the actor: an asymmetric policy's critic input (a height scan) is left unmirrored
-        actor_key = getattr(self.policy.pi_features_extractor, "key", None)
 
         def mirror_obs(obs: Any) -> Any:
             if isinstance(obs, dict):
-                return {k: th.clamp(v @ maps[k][0] + maps[k][1], -clip, clip) for k, v in obs.items()
-                        if actor_key is None or k == actor_key}  # fmt: skip
+                return {k: th.clamp(obs[k] @ w + b, -clip, clip) for k, (w, b) in maps.items()}
             return th.clamp(obs @ maps[""][0] + maps[""][1], -clip, clip)
 
         return mirror_obs, th.as_tensor(self.mirror.action.T, dtype=th.float32)
